@@ -1,1 +1,97 @@
-fn main() {}
+//! `zkd`: the ZooKeeper-compatible server daemon.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use zkd::config::{read_myid, ZooCfg};
+use zkd::server::Server;
+
+/// A ZooKeeper 3.8-compatible coordination server.
+#[derive(Parser, Debug)]
+#[command(name = "zkd", version, about, long_about = None)]
+struct Cli {
+    /// A ZooKeeper zoo.cfg. Without it, zkd runs standalone on
+    /// 127.0.0.1:2181 with its data in ./zkd-data.
+    #[arg(long, short = 'c', value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Log level (error, warn, info, debug, trace) or a tracing filter;
+    /// RUST_LOG takes precedence when set.
+    #[arg(long, default_value = "info", value_name = "LEVEL")]
+    log_level: String,
+}
+
+fn init_logging(level: &str) {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_owned());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn load(cli: &Cli) -> Result<ZooCfg, String> {
+    let cfg = match &cli.config {
+        Some(path) => {
+            let loaded = ZooCfg::from_file(path).map_err(|e| e.to_string())?;
+            for warning in &loaded.warnings {
+                tracing::warn!("{warning}");
+            }
+            loaded.cfg
+        }
+        None => ZooCfg::standalone_default(PathBuf::from("zkd-data")),
+    };
+    if !cfg.is_standalone() {
+        return Err(format!(
+            "{}: server.N lines configure an ensemble; this build of zkd serves standalone only (ensemble support is tracked separately)",
+            cli.config.as_deref().unwrap_or(std::path::Path::new("zoo.cfg")).display()
+        ));
+    }
+    std::fs::create_dir_all(&cfg.data_dir)
+        .map_err(|e| format!("{}: cannot create dataDir: {e}", cfg.data_dir.display()))?;
+    read_myid(&cfg.data_dir).map_err(|e| e.to_string())?;
+    Ok(cfg)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_level);
+    let cfg = match load(&cli) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("zkd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("zkd: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let server = match Server::start(cfg).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("zkd: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}

@@ -1,1 +1,129 @@
-//! server
+//! The tokio shell: owns sockets, timers and (later) disk, and drives the
+//! deterministic [`crate::engine::Engine`]. Connections decode frames and
+//! hand requests to one core task; the core runs the engine and routes its
+//! outputs back to connections.
+
+mod connection;
+mod core;
+mod fourletter_glue;
+mod listener;
+
+use crate::config::ZooCfg;
+use crate::engine::{EngineConfig, Now};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+
+pub use self::core::CoreMsg;
+
+/// Limits checked at the edge, from zoo.cfg.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_frame: usize,
+    pub max_client_cnxns_per_ip: u32,
+    pub global_outstanding: u32,
+}
+
+/// A server running in this process.
+pub struct Server {
+    client_addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    core: tokio::task::JoinHandle<()>,
+}
+
+/// Both clocks, read once per event.
+#[derive(Clone)]
+pub(crate) struct Clock {
+    start: Instant,
+}
+
+impl Clock {
+    pub fn new() -> Self {
+        Clock {
+            start: Instant::now(),
+        }
+    }
+
+    pub fn now(&self) -> Now {
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        Now {
+            wall_ms,
+            mono_ms: self.start.elapsed().as_millis() as u64,
+        }
+    }
+}
+
+pub fn engine_config(cfg: &ZooCfg) -> EngineConfig {
+    EngineConfig {
+        server_id: 1,
+        tick_ms: cfg.tick_time_ms,
+        min_session_timeout_ms: cfg.min_session_timeout(),
+        max_session_timeout_ms: cfg.max_session_timeout(),
+        super_digest: cfg.super_digest.clone(),
+        extended_types: cfg.extended_types_enabled,
+        reconfig_enabled: cfg.reconfig_enabled,
+        container_check_interval_ms: cfg.container_check_interval_ms,
+    }
+}
+
+impl Server {
+    /// Binds the client port and starts serving. Returns once the port
+    /// accepts connections.
+    pub async fn start(cfg: ZooCfg) -> io::Result<Server> {
+        let addr = cfg.client_addr().ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "no clientPort configured")
+        })?;
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot bind client port {addr}: {e}"))
+        })?;
+        let listener = socket.listen(1024)?;
+        let client_addr = listener.local_addr()?;
+        let limits = Limits {
+            max_frame: cfg.jute_max_buffer as usize,
+            max_client_cnxns_per_ip: cfg.max_client_cnxns,
+            global_outstanding: cfg.global_outstanding_limit,
+        };
+        let clock = Clock::new();
+        let (core_tx, core_rx) = mpsc::unbounded_channel();
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let throttle = Arc::new(tokio::sync::Semaphore::new(
+            limits.global_outstanding.max(1) as usize,
+        ));
+        let core_state = core::Core::new(&cfg, clock.clone(), client_addr, throttle.clone());
+        let core = tokio::spawn(core_state.run(core_rx, shutdown_rx.clone()));
+        tokio::spawn(listener::accept_loop(
+            listener,
+            core_tx,
+            limits,
+            throttle,
+            shutdown_rx,
+        ));
+        tracing::info!(%client_addr, "serving clients");
+        Ok(Server {
+            client_addr,
+            shutdown,
+            core,
+        })
+    }
+
+    pub fn client_addr(&self) -> SocketAddr {
+        self.client_addr
+    }
+
+    /// Stops accepting, closes connections and waits for the core to end.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.core.await;
+    }
+}
