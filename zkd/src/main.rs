@@ -38,6 +38,10 @@ fn load(cli: &Cli) -> Result<ZooCfg, String> {
             for warning in &loaded.warnings {
                 tracing::warn!("{warning}");
             }
+            let myid = read_myid(&loaded.cfg.data_dir).map_err(|e| e.to_string())?;
+            for warning in loaded.check_myid(myid).map_err(|e| e.to_string())? {
+                tracing::warn!("{warning}");
+            }
             loaded.cfg
         }
         None => ZooCfg::standalone_default(PathBuf::from("zkd-data")),
@@ -50,7 +54,6 @@ fn load(cli: &Cli) -> Result<ZooCfg, String> {
     }
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| format!("{}: cannot create dataDir: {e}", cfg.data_dir.display()))?;
-    read_myid(&cfg.data_dir).map_err(|e| e.to_string())?;
     Ok(cfg)
 }
 

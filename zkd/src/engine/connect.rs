@@ -42,7 +42,6 @@ impl Engine {
                     queue: VecDeque::new(),
                     ready: false,
                     read_only_flag: req.read_only,
-                    timeout_ms: timeout,
                 },
             );
             self.session_conn.insert(session, conn);
@@ -96,7 +95,6 @@ impl Engine {
                 queue: VecDeque::new(),
                 ready: true,
                 read_only_flag: req.read_only,
-                timeout_ms: timeout,
             },
         );
         self.outputs.push(Output::Connected {

@@ -117,7 +117,6 @@ struct Conn {
     /// Set once the session is established (createSession committed).
     ready: bool,
     read_only_flag: Option<bool>,
-    timeout_ms: u32,
 }
 
 /// Who is waiting for a transaction.

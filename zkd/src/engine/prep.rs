@@ -52,10 +52,6 @@ impl Outstanding {
             }
         }
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_path.is_empty()
-    }
 }
 
 fn is_special(p: &str) -> bool {
@@ -171,7 +167,7 @@ impl Engine {
                     OpCode::SetData.code(),
                     Txn::SetData {
                         path: path.clone(),
-                        data: Bytes::copy_from_slice(data),
+                        data: data.as_deref().map(Bytes::copy_from_slice),
                         version: new_version,
                     },
                 ))
@@ -260,7 +256,7 @@ impl Engine {
             return Err(ErrorCode::NoChildrenForEphemerals);
         }
         let new_cversion = parent_node.stat.cversion + 1;
-        let data = Bytes::copy_from_slice(&c.data);
+        let data = c.data.as_deref().map(Bytes::copy_from_slice);
         let (kind, txn, owner) = match c.op {
             OpCode::CreateContainer => (
                 c.op,

@@ -246,7 +246,7 @@ impl Engine {
                     let result = match op {
                         Request::GetData { .. } => match self.read(conn, op) {
                             Ok(Response::GetData { data, stat }) => OpResult::GetData {
-                                data: data.to_vec(),
+                                data: data.map(|d| d.to_vec()),
                                 stat,
                             },
                             Ok(_) => OpResult::Error(ErrorCode::SystemError),

@@ -21,9 +21,11 @@ impl Id {
 
 impl Record for Id {
     fn decode(r: &mut Reader<'_>) -> Result<Self, JuteError> {
+        // Java reads null strings as null; clients send a null id with the
+        // `auth` scheme, which ignores it.
         Ok(Id {
-            scheme: r.string()?,
-            id: r.string()?,
+            scheme: r.opt_string()?.unwrap_or_default(),
+            id: r.opt_string()?.unwrap_or_default(),
         })
     }
     fn encode(&self, w: &mut Writer) {

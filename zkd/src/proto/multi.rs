@@ -65,7 +65,7 @@ pub enum OpResult {
     Delete,
     SetData(Stat),
     Check,
-    GetData { data: Vec<u8>, stat: Stat },
+    GetData { data: Option<Vec<u8>>, stat: Stat },
     GetChildren(Vec<String>),
     Error(ErrorCode),
 }
@@ -93,7 +93,7 @@ pub fn encode_results(results: &[OpResult], w: &mut Writer) {
             OpResult::Check => write_header(w, OpCode::Check.code(), false, 0),
             OpResult::GetData { data, stat } => {
                 write_header(w, OpCode::GetData.code(), false, 0);
-                w.buffer(data);
+                w.opt_buffer(data.as_deref());
                 crate::jute::Record::encode(stat, w);
             }
             OpResult::GetChildren(children) => {

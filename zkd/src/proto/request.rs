@@ -17,7 +17,9 @@ pub struct RequestHeader {
 pub struct CreateRequest {
     pub op: OpCode,
     pub path: String,
-    pub data: Vec<u8>,
+    /// `None` when the client sent a null buffer: 3.8 keeps null data
+    /// null, distinct from empty.
+    pub data: Option<Vec<u8>>,
     pub acl: Vec<Acl>,
     pub flags: i32,
     /// -1 unless the request is a createTTL.
@@ -40,7 +42,11 @@ pub enum Request {
     Delete { path: String, version: i32 },
     Exists { path: String, watch: bool },
     GetData { path: String, watch: bool },
-    SetData { path: String, data: Vec<u8>, version: i32 },
+    SetData {
+        path: String,
+        data: Option<Vec<u8>>,
+        version: i32,
+    },
     GetAcl { path: String },
     SetAcl { path: String, acl: Vec<Acl>, version: i32 },
     GetChildren { path: String, watch: bool },
@@ -84,7 +90,7 @@ impl Request {
         Ok(match op {
             OpCode::Create | OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl => {
                 let path = r.string()?;
-                let data = r.buffer()?.to_vec();
+                let data = r.opt_buffer()?.map(<[u8]>::to_vec);
                 let acl = r.vec()?;
                 let flags = r.i32()?;
                 let ttl = if op == OpCode::CreateTtl { r.i64()? } else { -1 };
@@ -111,7 +117,7 @@ impl Request {
             },
             OpCode::SetData => Request::SetData {
                 path: r.string()?,
-                data: r.buffer()?.to_vec(),
+                data: r.opt_buffer()?.map(<[u8]>::to_vec),
                 version: r.i32()?,
             },
             OpCode::GetAcl => Request::GetAcl { path: r.string()? },
@@ -255,7 +261,7 @@ impl Request {
         match self {
             Request::Create(c) => {
                 w.string(&c.path);
-                w.buffer(&c.data);
+                w.opt_buffer(c.data.as_deref());
                 w.vec(&c.acl);
                 w.i32(c.flags);
                 if c.op == OpCode::CreateTtl {
@@ -279,7 +285,7 @@ impl Request {
                 version,
             } => {
                 w.string(path);
-                w.buffer(data);
+                w.opt_buffer(data.as_deref());
                 w.i32(*version);
             }
             Request::GetAcl { path }

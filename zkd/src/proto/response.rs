@@ -13,7 +13,7 @@ pub enum Response {
     Create { path: String },
     Create2 { path: String, stat: Stat },
     Stat(Stat),
-    GetData { data: Bytes, stat: Stat },
+    GetData { data: Option<Bytes>, stat: Stat },
     GetAcl { acl: Vec<Acl>, stat: Stat },
     Children(Vec<String>),
     Children2 { children: Vec<String>, stat: Stat },
@@ -39,7 +39,7 @@ impl Response {
             }
             Response::Stat(stat) => stat.encode(w),
             Response::GetData { data, stat } => {
-                w.buffer(data);
+                w.opt_buffer(data.as_deref());
                 stat.encode(w);
             }
             Response::GetAcl { acl, stat } => {

@@ -40,27 +40,27 @@ pub enum Txn {
     /// create and create2 (the header's type tells them apart).
     Create {
         path: String,
-        data: Bytes,
+        data: Option<Bytes>,
         acl: Vec<Acl>,
         ephemeral: bool,
         parent_cversion: i32,
     },
     CreateContainer {
         path: String,
-        data: Bytes,
+        data: Option<Bytes>,
         acl: Vec<Acl>,
         parent_cversion: i32,
     },
     CreateTtl {
         path: String,
-        data: Bytes,
+        data: Option<Bytes>,
         acl: Vec<Acl>,
         parent_cversion: i32,
         ttl: i64,
     },
     /// delete and deleteContainer.
     Delete { path: String },
-    SetData { path: String, data: Bytes, version: i32 },
+    SetData { path: String, data: Option<Bytes>, version: i32 },
     SetAcl { path: String, acl: Vec<Acl>, version: i32 },
     Check { path: String, version: i32 },
     CreateSession { timeout_ms: i32 },
@@ -81,7 +81,7 @@ impl Txn {
                 parent_cversion,
             } => {
                 w.string(path);
-                w.buffer(data);
+                w.opt_buffer(data.as_deref());
                 w.vec(acl);
                 w.bool(*ephemeral);
                 w.i32(*parent_cversion);
@@ -93,7 +93,7 @@ impl Txn {
                 parent_cversion,
             } => {
                 w.string(path);
-                w.buffer(data);
+                w.opt_buffer(data.as_deref());
                 w.vec(acl);
                 w.i32(*parent_cversion);
             }
@@ -105,7 +105,7 @@ impl Txn {
                 ttl,
             } => {
                 w.string(path);
-                w.buffer(data);
+                w.opt_buffer(data.as_deref());
                 w.vec(acl);
                 w.i32(*parent_cversion);
                 w.i64(*ttl);
@@ -117,7 +117,7 @@ impl Txn {
                 version,
             } => {
                 w.string(path);
-                w.buffer(data);
+                w.opt_buffer(data.as_deref());
                 w.i32(*version);
             }
             Txn::SetAcl { path, acl, version } => {
@@ -153,20 +153,20 @@ impl Txn {
         Ok(match op {
             OpCode::Create | OpCode::Create2 => Txn::Create {
                 path: r.string()?,
-                data: Bytes::copy_from_slice(r.buffer()?),
+                data: r.opt_buffer()?.map(Bytes::copy_from_slice),
                 acl: r.vec()?,
                 ephemeral: r.bool()?,
                 parent_cversion: r.i32()?,
             },
             OpCode::CreateContainer => Txn::CreateContainer {
                 path: r.string()?,
-                data: Bytes::copy_from_slice(r.buffer()?),
+                data: r.opt_buffer()?.map(Bytes::copy_from_slice),
                 acl: r.vec()?,
                 parent_cversion: r.i32()?,
             },
             OpCode::CreateTtl => Txn::CreateTtl {
                 path: r.string()?,
-                data: Bytes::copy_from_slice(r.buffer()?),
+                data: r.opt_buffer()?.map(Bytes::copy_from_slice),
                 acl: r.vec()?,
                 parent_cversion: r.i32()?,
                 ttl: r.i64()?,
@@ -174,7 +174,7 @@ impl Txn {
             OpCode::Delete | OpCode::DeleteContainer => Txn::Delete { path: r.string()? },
             OpCode::SetData | OpCode::Reconfig => Txn::SetData {
                 path: r.string()?,
-                data: Bytes::copy_from_slice(r.buffer()?),
+                data: r.opt_buffer()?.map(Bytes::copy_from_slice),
                 version: r.i32()?,
             },
             OpCode::SetAcl => Txn::SetAcl {
@@ -229,7 +229,7 @@ mod tests {
                 OpCode::Create.code(),
                 Txn::Create {
                     path: "/a".into(),
-                    data: Bytes::from_static(b"x"),
+                    data: Some(Bytes::from_static(b"x")),
                     acl: Acl::open_unsafe(),
                     ephemeral: false,
                     parent_cversion: 1,

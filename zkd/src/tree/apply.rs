@@ -156,7 +156,7 @@ impl DataTree {
     fn create_node(
         &mut self,
         p: &str,
-        data: &Bytes,
+        data: &Option<Bytes>,
         acl: &[Acl],
         owner: i64,
         parent_cversion: i32,
@@ -206,7 +206,7 @@ impl DataTree {
             ephemeral_owner: owner,
             pzxid: zxid,
         };
-        self.data_bytes += (p.len() + data.len()) as u64;
+        self.data_bytes += (p.len() + data.as_ref().map_or(0, Bytes::len)) as u64;
         self.index_owner(p, owner);
         let node = Node {
             data: data.clone(),
@@ -237,7 +237,7 @@ impl DataTree {
         self.acls.release(node.acl);
         self.data_bytes = self
             .data_bytes
-            .saturating_sub((p.len() + node.data.len()) as u64);
+            .saturating_sub((p.len() + node.data_len()) as u64);
         self.unindex_owner(p, node.stat.ephemeral_owner);
         let notified = self.fire_data(p, EventType::NodeDeleted, None, events);
         self.fire_child(p, EventType::NodeDeleted, Some(&notified), events);
@@ -248,18 +248,19 @@ impl DataTree {
     fn set_data(
         &mut self,
         p: &str,
-        data: &Bytes,
+        data: &Option<Bytes>,
         version: i32,
         hdr: &TxnHeader,
         events: &mut Vec<Notification>,
     ) -> Result<Stat, ErrorCode> {
         let node = self.nodes.get_mut(p).ok_or(ErrorCode::NoNode)?;
-        let old_len = node.data.len() as u64;
+        let old_len = node.data_len() as u64;
         node.data = data.clone();
         node.stat.mtime = hdr.time;
         node.stat.mzxid = hdr.zxid;
         node.stat.version = version;
-        self.data_bytes = self.data_bytes.saturating_sub(old_len) + data.len() as u64;
+        self.data_bytes =
+            self.data_bytes.saturating_sub(old_len) + data.as_ref().map_or(0, Bytes::len) as u64;
         let stat = self.client_stat(&self.nodes[p]);
         self.fire_data(p, EventType::NodeDataChanged, None, events);
         Ok(stat)

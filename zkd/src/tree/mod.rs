@@ -38,7 +38,8 @@ pub fn ttl_owner(ttl_ms: i64) -> Option<i64> {
 
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub data: Bytes,
+    /// `None` for null data, which 3.8 keeps apart from empty data.
+    pub data: Option<Bytes>,
     pub acl: i64,
     /// As stored: `cversion` counts child creations (3.8 derives the
     /// client-visible value from it and the child count).
@@ -70,6 +71,12 @@ pub const ZOOKEEPER: &str = "/zookeeper";
 pub const QUOTA: &str = "/zookeeper/quota";
 pub const CONFIG: &str = "/zookeeper/config";
 
+impl Node {
+    pub fn data_len(&self) -> usize {
+        self.data.as_ref().map_or(0, Bytes::len)
+    }
+}
+
 impl DataTree {
     /// An empty tree with the system nodes every 3.8 server has.
     pub fn new(options: TreeOptions) -> Self {
@@ -85,16 +92,16 @@ impl DataTree {
             data_bytes: 0,
             options,
         };
-        tree.insert_raw("/", Bytes::new(), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
-        tree.insert_raw(ZOOKEEPER, Bytes::new(), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
-        tree.insert_raw(QUOTA, Bytes::new(), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
+        tree.insert_raw("/", Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
+        tree.insert_raw(ZOOKEEPER, Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
+        tree.insert_raw(QUOTA, Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
         let read_only = tree.acls.intern(&Acl::read_unsafe());
         // 3.8 sets this ACL with version -1, which leaves aversion at -1.
         let config_stat = StatPersisted {
             aversion: -1,
             ..StatPersisted::default()
         };
-        tree.insert_raw(CONFIG, Bytes::new(), read_only, config_stat);
+        tree.insert_raw(CONFIG, Some(Bytes::new()), read_only, config_stat);
         tree
     }
 
@@ -104,13 +111,13 @@ impl DataTree {
 
     /// Inserts a node and links it to its parent, with no Stat bookkeeping:
     /// for system nodes and snapshot loading.
-    pub fn insert_raw(&mut self, p: &str, data: Bytes, acl: i64, stat: StatPersisted) {
+    pub fn insert_raw(&mut self, p: &str, data: Option<Bytes>, acl: i64, stat: StatPersisted) {
         if p != "/" {
             if let Some(parent) = self.nodes.get_mut(path::parent(p)) {
                 parent.children.insert(path::basename(p).to_owned());
             }
         }
-        self.data_bytes += (p.len() + data.len()) as u64;
+        self.data_bytes += (p.len() + data.as_ref().map_or(0, Bytes::len)) as u64;
         self.index_owner(p, stat.ephemeral_owner);
         self.nodes.insert(
             p.to_owned(),
@@ -199,7 +206,7 @@ impl DataTree {
             cversion: s.cversion.wrapping_mul(2).wrapping_sub(num_children),
             aversion: s.aversion,
             ephemeral_owner: owner,
-            data_length: node.data.len() as i32,
+            data_length: node.data_len() as i32,
             num_children,
             pzxid: s.pzxid,
         }

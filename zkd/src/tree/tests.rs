@@ -19,7 +19,7 @@ fn create(tree: &mut DataTree, zxid: i64, p: &str, ephemeral: bool) -> TxnResult
         &hdr(zxid, OpCode::Create),
         &Txn::Create {
             path: p.into(),
-            data: Bytes::from_static(b"hello"),
+            data: Some(Bytes::from_static(b"hello")),
             acl: Acl::open_unsafe(),
             ephemeral,
             parent_cversion: parent_cv,
@@ -72,7 +72,7 @@ fn create_sets_stat_and_fires_watches() {
         &hdr(7, OpCode::Create2),
         &Txn::Create {
             path: "/a".into(),
-            data: Bytes::from_static(b"xy"),
+            data: Some(Bytes::from_static(b"xy")),
             acl: Acl::open_unsafe(),
             ephemeral: true,
             parent_cversion: 1,
@@ -149,7 +149,7 @@ fn ttl_and_container_owners_are_hidden_from_clients() {
         &hdr(2, OpCode::CreateTtl),
         &Txn::CreateTtl {
             path: "/t".into(),
-            data: Bytes::new(),
+            data: None,
             acl: Acl::open_unsafe(),
             parent_cversion: 1,
             ttl: 5000,
