@@ -7,8 +7,11 @@
 
 pub mod config;
 pub mod engine;
+pub mod fourletter;
 pub mod jute;
 pub mod proto;
 pub mod server;
 pub mod session;
+pub mod storage;
+pub mod storage_paths;
 pub mod tree;

@@ -60,7 +60,14 @@ impl Engine {
                             response,
                             close: false,
                         });
-                        self.release_reads(conn, now);
+                        let held = self
+                            .conns
+                            .get_mut(&conn)
+                            .map(|c| std::mem::take(&mut c.held))
+                            .unwrap_or_default();
+                        for (xid, request) in held {
+                            self.request(conn, xid, request, now);
+                        }
                     }
                 }
                 return;

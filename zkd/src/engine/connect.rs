@@ -41,6 +41,7 @@ impl Engine {
                     ids,
                     queue: VecDeque::new(),
                     ready: false,
+                    held: VecDeque::new(),
                     read_only_flag: req.read_only,
                 },
             );
@@ -94,6 +95,7 @@ impl Engine {
                 ids,
                 queue: VecDeque::new(),
                 ready: true,
+                held: VecDeque::new(),
                 read_only_flag: req.read_only,
             },
         );

@@ -116,6 +116,10 @@ struct Conn {
     queue: VecDeque<Queued>,
     /// Set once the session is established (createSession committed).
     ready: bool,
+    /// Requests that arrived before the session was established. 3.8 stops
+    /// reading such a connection until it has answered the handshake; they
+    /// are dispatched, in order, right after the answer.
+    held: VecDeque<(i32, Request)>,
     read_only_flag: Option<bool>,
 }
 

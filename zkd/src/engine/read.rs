@@ -6,16 +6,20 @@ use crate::jute::records::{perms, ClientInfo, Id};
 use crate::proto::multi::OpResult;
 use crate::proto::request::{Request, SetWatches};
 use crate::proto::response::{Response, WatchEvent};
-use crate::proto::{xid, ErrorCode, EventType, KeeperState, WatcherType};
+use crate::proto::{ErrorCode, EventType, KeeperState, WatcherType};
 use crate::tree::acl;
 use crate::tree::watch::WatchMode;
 
 impl Engine {
     /// A decoded request from an established connection.
     pub fn request(&mut self, conn: ConnId, xid: i32, request: Request, now: Now) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        if !c.ready {
+            c.held.push_back((xid, request));
+            return;
+        }
         let session = c.session;
         if !self.sessions.touch(session, now.mono_ms) {
             self.reply(conn, xid, ErrorCode::SessionExpired, Response::Empty);
@@ -28,7 +32,7 @@ impl Engine {
         }
         match request {
             // 3.8 handles these as they arrive, outside the pipeline.
-            Request::Auth { scheme, auth } => self.authenticate(conn, scheme, auth),
+            Request::Auth { scheme, auth } => self.authenticate(conn, xid, scheme, auth),
             Request::Sasl => {
                 // No SASL server is configured: 3.8 answers with an empty token.
                 self.reply(conn, xid, ErrorCode::Ok, Response::Sasl);
@@ -68,7 +72,9 @@ impl Engine {
         });
     }
 
-    fn authenticate(&mut self, conn: ConnId, scheme: String, auth: Vec<u8>) {
+    /// 3.8 answers auth with the request's own xid (clients usually send -4)
+    /// and zxid 0.
+    fn authenticate(&mut self, conn: ConnId, xid: i32, scheme: String, auth: Vec<u8>) {
         let id = match scheme.as_str() {
             "digest" => {
                 let user_password = String::from_utf8_lossy(&auth);
@@ -81,7 +87,7 @@ impl Engine {
             tracing::warn!(%scheme, "authentication failed: no provider for scheme");
             self.outputs.push(Output::Reply {
                 conn,
-                xid: xid::AUTH,
+                xid,
                 zxid: 0,
                 err: ErrorCode::AuthFailed,
                 body: Response::Empty,
@@ -103,7 +109,7 @@ impl Engine {
         }
         self.outputs.push(Output::Reply {
             conn,
-            xid: xid::AUTH,
+            xid,
             zxid: 0,
             err: ErrorCode::Ok,
             body: Response::Empty,

@@ -529,3 +529,50 @@ fn set_watches_fires_what_changed_while_away() {
     );
     assert!(h.engine.tree().data_watches.contains("/b", 2));
 }
+
+#[test]
+fn requests_sent_before_the_handshake_completes_wait_for_it() {
+    let mut h = Harness::new();
+    h.auto_persist = false;
+    h.engine.connect(
+        1,
+        LOCAL,
+        ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: 0,
+            timeout_ms: 10_000,
+            session_id: 0,
+            passwd: vec![0; 16],
+            read_only: None,
+        },
+        h.now,
+    );
+    h.pump();
+    h.send(
+        1,
+        7,
+        Request::Auth {
+            scheme: "digest".into(),
+            auth: b"bob:pw".to_vec(),
+        },
+    );
+    h.send(1, 8, Request::WhoAmI);
+    assert!(h.replies(1).is_empty(), "nothing answered before the handshake");
+    h.sync();
+    h.pump();
+    let connected_at = h
+        .out
+        .iter()
+        .position(|o| matches!(o, Output::Connected { conn: 1, .. }))
+        .expect("connected");
+    let auth_at = h
+        .out
+        .iter()
+        .position(|o| matches!(o, Output::Reply { conn: 1, xid: 7, .. }))
+        .expect("auth answered with its own xid");
+    assert!(connected_at < auth_at);
+    let Response::WhoAmI(infos) = h.reply(1, 8).1 else {
+        panic!()
+    };
+    assert!(infos.iter().any(|i| i.auth_scheme == "digest"));
+}

@@ -6,7 +6,8 @@ use crate::proto::connect::ConnectRequest;
 use crate::proto::request::{DecodeError, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use crate::fourletter::Word;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -37,17 +38,19 @@ impl Connection {
         if rd.read_exact(&mut first).await.is_err() {
             return;
         }
-        if super::fourletter_glue::is_four_letter_word(&first).is_some() {
-            self.four_letter(first, rd, wr).await;
+        if let Some(word) = crate::fourletter::is_four_letter_word(&first) {
+            self.four_letter(word, rd, wr).await;
             return;
         }
         let len = i32::from_be_bytes(first) as i64;
         let connect = match self.read_body(&mut rd, len).await {
-            Ok(body) => ConnectRequest::decode(&body).map_err(|e| Ended::Garbage(e.to_string())),
+            Ok(body) => ConnectRequest::decode(&body)
+                .map(|req| (req, body.len() + 4))
+                .map_err(|e| Ended::Garbage(e.to_string())),
             Err(e) => Err(e),
         };
-        let req = match connect {
-            Ok(req) => req,
+        let (req, bytes) = match connect {
+            Ok(x) => x,
             Err(e) => {
                 self.log_end(&e, "handshake");
                 return;
@@ -62,6 +65,7 @@ impl Connection {
                 conn: self.id,
                 peer: self.peer,
                 req,
+                bytes,
                 out: out_tx,
             })
             .is_err()
@@ -140,6 +144,7 @@ impl Connection {
                 conn: self.id,
                 xid,
                 op,
+                bytes: body.len() + 4,
                 request,
                 received: Instant::now(),
             };
@@ -149,12 +154,14 @@ impl Connection {
         }
     }
 
-    async fn four_letter(&self, word: [u8; 4], mut rd: BufReader<OwnedReadHalf>, mut wr: OwnedWriteHalf) {
-        // stmk carries an 8-byte trace mask after the word.
+    async fn four_letter(&self, word: Word, mut rd: BufReader<OwnedReadHalf>, mut wr: OwnedWriteHalf) {
+        // stmk carries an 8-byte trace mask after the word; a client that
+        // never sends it must not hold the task forever.
         let mut extra = Vec::new();
-        if &word == b"stmk" {
+        if word == Word::Stmk {
             let mut mask = [0u8; 8];
-            if rd.read_exact(&mut mask).await.is_ok() {
+            let read = tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut mask)).await;
+            if matches!(read, Ok(Ok(_))) {
                 extra.extend_from_slice(&mask);
             }
         }

@@ -7,7 +7,7 @@ use crate::jute::Writer;
 use crate::proto::connect::ConnectRequest;
 use crate::proto::request::{DecodeError, Request};
 use crate::proto::response::{write_event, write_reply};
-use crate::proto::{xid, OpCode};
+use crate::proto::OpCode;
 use bytes::Bytes;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -16,18 +16,22 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
 use super::Clock;
+use crate::fourletter::{ConnStats, ServerStats};
 
 pub enum CoreMsg {
     Connect {
         conn: ConnId,
         peer: SocketAddr,
         req: ConnectRequest,
+        bytes: usize,
         out: mpsc::UnboundedSender<ToConn>,
     },
     Request {
         conn: ConnId,
         xid: i32,
         op: i32,
+        /// Frame size, length prefix included.
+        bytes: usize,
         request: Result<Request, DecodeError>,
         received: Instant,
     },
@@ -35,7 +39,7 @@ pub enum CoreMsg {
         conn: ConnId,
     },
     FourLetter {
-        word: [u8; 4],
+        word: crate::fourletter::Word,
         extra: Vec<u8>,
         peer: SocketAddr,
         reply: oneshot::Sender<String>,
@@ -56,35 +60,8 @@ pub(super) struct ConnEntry {
     pub close_after_flush: bool,
     /// Arrival times of requests not yet answered, in order.
     pub waiting: VecDeque<(i32, Instant, OpCode)>,
-    pub stats: ConnStats,
-}
-
-#[derive(Default, Clone)]
-pub(super) struct ConnStats {
     pub established_ms: i64,
-    pub received: u64,
-    pub sent: u64,
-    pub last_op: Option<OpCode>,
-    pub last_cxid: i32,
-    pub last_zxid: i64,
-    pub last_response_ms: i64,
-    pub last_latency_ms: u64,
-    pub min_latency_ms: u64,
-    pub max_latency_ms: u64,
-    pub total_latency_ms: u64,
-    pub latency_count: u64,
-}
-
-impl ConnStats {
-    fn record(&mut self, latency_ms: u64) {
-        if self.latency_count == 0 || latency_ms < self.min_latency_ms {
-            self.min_latency_ms = latency_ms;
-        }
-        self.max_latency_ms = self.max_latency_ms.max(latency_ms);
-        self.total_latency_ms += latency_ms;
-        self.latency_count += 1;
-        self.last_latency_ms = latency_ms;
-    }
+    pub stats: ConnStats,
 }
 
 pub(super) struct Core {
@@ -94,7 +71,10 @@ pub(super) struct Core {
     pub conns: HashMap<ConnId, ConnEntry>,
     pub client_addr: SocketAddr,
     pub throttle: Arc<Semaphore>,
-    pub stats: super::fourletter_glue::ServerStats,
+    pub stats: Arc<ServerStats>,
+    pub started: Instant,
+    pub trace_mask: i64,
+    pub myid: Option<u64>,
     dirty: Vec<ConnId>,
 }
 
@@ -108,7 +88,10 @@ impl Core {
             conns: HashMap::new(),
             client_addr,
             throttle,
-            stats: Default::default(),
+            stats: Arc::new(ServerStats::new()),
+            started: Instant::now(),
+            trace_mask: crate::fourletter::DEFAULT_TRACE_MASK,
+            myid: crate::config::read_myid(&cfg.data_dir).ok().flatten(),
             dirty: Vec::new(),
         }
     }
@@ -148,6 +131,7 @@ impl Core {
                 conn,
                 peer,
                 req,
+                bytes,
                 out,
             } => {
                 self.conns.insert(
@@ -158,29 +142,30 @@ impl Core {
                         buf: Writer::new(),
                         close_after_flush: false,
                         waiting: VecDeque::new(),
-                        stats: ConnStats {
-                            established_ms: now.wall_ms,
-                            received: 1,
-                            ..Default::default()
-                        },
+                        established_ms: now.wall_ms,
+                        stats: ConnStats::default(),
                     },
                 );
-                self.stats.packet_received();
+                if let Some(entry) = self.conns.get_mut(&conn) {
+                    entry.stats.record_packet_received();
+                }
+                self.stats.record_packet_received(bytes as u64);
                 self.engine.connect(conn, peer.ip(), req, now);
             }
             CoreMsg::Request {
                 conn,
                 xid: request_xid,
                 op,
+                bytes,
                 request,
                 received,
             } => {
-                self.stats.packet_received();
+                self.stats.record_packet_received(bytes as u64);
                 let Some(entry) = self.conns.get_mut(&conn) else {
                     self.throttle.add_permits(1);
                     return;
                 };
-                entry.stats.received += 1;
+                entry.stats.record_packet_received();
                 let code = OpCode::from_i32(op).unwrap_or(OpCode::Error);
                 entry.waiting.push_back((request_xid, received, code));
                 match request {
@@ -244,8 +229,8 @@ impl Core {
                 let len = (entry.buf.len() - start - 4) as i32;
                 entry.buf.patch_i32(start, len);
                 entry.close_after_flush |= close;
-                entry.stats.sent += 1;
-                self.stats.packet_sent();
+                entry.stats.record_packet_sent();
+                self.stats.record_packet_sent();
                 self.dirty.push(conn);
             }
             Output::Reply {
@@ -258,25 +243,26 @@ impl Core {
                 let Some(entry) = self.conns.get_mut(&conn) else {
                     return;
                 };
+                let before = entry.buf.len();
                 write_reply(&mut entry.buf, reply_xid, zxid, err, &body);
-                entry.stats.sent += 1;
-                entry.stats.last_cxid = reply_xid;
-                entry.stats.last_zxid = zxid;
-                entry.stats.last_response_ms = now.wall_ms;
-                if reply_xid != xid::AUTH {
-                    if let Some(pos) = entry.waiting.iter().position(|(x, _, _)| *x == reply_xid) {
-                        let (_, received, op) = entry.waiting.remove(pos).expect("found");
-                        let latency = received.elapsed().as_millis() as u64;
-                        entry.stats.record(latency);
-                        entry.stats.last_op = Some(op);
-                        self.stats.record_latency(latency);
-                        self.throttle.add_permits(1);
-                    }
-                } else if let Some(pos) = entry.waiting.iter().position(|(x, _, _)| *x == reply_xid) {
-                    entry.waiting.remove(pos);
+                self.stats
+                    .record_client_response_size((entry.buf.len() - before) as i32);
+                entry.stats.record_packet_sent();
+                self.stats.record_packet_sent();
+                if let Some(pos) = entry.waiting.iter().position(|(x, _, _)| *x == reply_xid) {
+                    let (_, received, op) = entry.waiting.remove(pos).expect("found");
                     self.throttle.add_permits(1);
+                    // Auth is answered outside the pipeline; 3.8 does not
+                    // count it as a request.
+                    if op != OpCode::Auth {
+                        let latency = received.elapsed().as_millis() as i64;
+                        let end = now.mono_ms as i64;
+                        entry
+                            .stats
+                            .record_response(reply_xid as i64, zxid, op.short_name(), end - latency, end);
+                        self.stats.record_request_latency(latency, op.is_write());
+                    }
                 }
-                self.stats.packet_sent();
                 self.dirty.push(conn);
             }
             Output::Event { conn, event } => {
@@ -284,8 +270,8 @@ impl Core {
                     return;
                 };
                 write_event(&mut entry.buf, &event);
-                entry.stats.sent += 1;
-                self.stats.packet_sent();
+                entry.stats.record_packet_sent();
+                self.stats.record_packet_sent();
                 self.dirty.push(conn);
             }
             Output::Close { conn, reason } => {

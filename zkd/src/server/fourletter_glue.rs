@@ -1,56 +1,229 @@
-//! Connects the four-letter words to the core's state. (Interim: ruok and
-//! srvr only, until the fourletter module lands.)
+//! The core as the four-letter words see it.
 
 use super::core::Core;
+use crate::fourletter::{
+    self, bucket_by_expiry, host, ConfInfo, ConnInfo, ConnRef, ConnSession, ConnStats, DirSizes,
+    Environment, ExpiryBucket, Figures, QuotaUsage, ServerRole, ServerStats, SessionDump,
+    WatchSummary, Word, ZxidDigest,
+};
+use crate::storage_paths;
 use std::net::SocketAddr;
 
-#[derive(Default)]
-pub struct ServerStats {
-    pub received: u64,
-    pub sent: u64,
-    pub min_latency: u64,
-    pub max_latency: u64,
-    pub total_latency: u64,
-    pub count: u64,
+/// Answers `word` for a connection from `peer`.
+pub fn respond(core: &mut Core, word: Word, extra: &[u8], peer: SocketAddr) -> String {
+    let whitelist = core.cfg.four_letter_words.clone();
+    let mut view = CoreView { core, peer };
+    fourletter::respond(word, extra, &mut view, &whitelist)
 }
 
-impl ServerStats {
-    pub fn packet_received(&mut self) {
-        self.received += 1;
+struct CoreView<'a> {
+    core: &'a mut Core,
+    /// The connection asking: 3.8 lists it among the connections.
+    peer: SocketAddr,
+}
+
+impl CoreView<'_> {
+    /// Converts a monotonic deadline to wall-clock milliseconds.
+    fn wall(&self, mono_ms: u64) -> i64 {
+        let now = self.core.clock.now();
+        now.wall_ms + (mono_ms as i64 - now.mono_ms as i64)
     }
-    pub fn packet_sent(&mut self) {
-        self.sent += 1;
+}
+
+impl fourletter::Source for CoreView<'_> {
+    fn role(&self) -> Option<ServerRole> {
+        Some(ServerRole::Standalone)
     }
-    pub fn record_latency(&mut self, ms: u64) {
-        if self.count == 0 || ms < self.min_latency {
-            self.min_latency = ms;
+
+    fn stats(&self) -> &ServerStats {
+        &self.core.stats
+    }
+
+    fn figures(&self) -> Figures {
+        let tree = self.core.engine.tree();
+        let (open_fds, max_fds) = host::file_descriptor_counts();
+        Figures {
+            last_zxid: tree.last_zxid,
+            outstanding_requests: self.core.conns.values().map(|c| c.waiting.len() as u64).sum(),
+            alive_connections: self.core.conns.len() as u64 + 1,
+            // 3.8's node table holds the root under both "" and "/", and
+            // its counts show it: a fresh server reports 5 nodes.
+            node_count: tree.node_count() as u64 + 1,
+            approximate_data_size: tree.approximate_data_size(),
+            watch_count: (tree.data_watches.len() + tree.child_watches.len()) as u64,
+            ephemerals_count: tree.ephemeral_count() as u64,
+            global_sessions: self.core.engine.sessions().len() as u64,
+            local_sessions: 0,
+            uptime_ms: self.core.started.elapsed().as_millis() as u64,
+            open_file_descriptors: open_fds,
+            max_file_descriptors: max_fds,
+            connection_drop_probability: 0.0,
+            outstanding_tls_handshakes: 0,
         }
-        self.max_latency = self.max_latency.max(ms);
-        self.total_latency += ms;
-        self.count += 1;
     }
-}
 
-pub fn is_four_letter_word(first: &[u8; 4]) -> Option<[u8; 4]> {
-    const WORDS: [&[u8; 4]; 18] = [
-        b"conf", b"cons", b"crst", b"dirs", b"dump", b"envi", b"gtmk", b"ruok", b"stmk", b"srvr",
-        b"srst", b"stat", b"wchc", b"wchp", b"wchs", b"mntr", b"isro", b"hash",
-    ];
-    WORDS.iter().any(|w| *w == first).then_some(*first)
-}
+    fn connections(&self) -> Vec<ConnInfo> {
+        let engine = &self.core.engine;
+        let mut out: Vec<ConnInfo> = self
+            .core
+            .conns
+            .iter()
+            .map(|(id, c)| ConnInfo {
+                remote: c.peer,
+                interest_ops: fourletter::interest::READ,
+                outstanding_requests: c.waiting.len() as u64,
+                stats: c.stats.clone(),
+                session: engine.session_of(*id).map(|session_id| ConnSession {
+                    session_id,
+                    established_ms: c.established_ms,
+                    timeout_ms: engine
+                        .sessions()
+                        .get(session_id)
+                        .map_or(0, |s| s.timeout_ms as i32),
+                }),
+            })
+            .collect();
+        let mut asking = ConnStats::default();
+        asking.record_packet_received();
+        out.push(ConnInfo {
+            remote: self.peer,
+            interest_ops: 0,
+            outstanding_requests: 0,
+            stats: asking,
+            session: None,
+        });
+        out
+    }
 
-pub fn respond(core: &mut Core, word: [u8; 4], _extra: &[u8], _peer: SocketAddr) -> String {
-    match &word {
-        b"ruok" => "imok".into(),
-        b"srvr" => format!(
-            "Zookeeper version: 3.8.0-zkd\nLatency min/avg/max: 0/0.0/0\nReceived: {}\nSent: {}\nConnections: {}\nOutstanding: {}\nZxid: 0x{:x}\nMode: standalone\nNode count: {}\n",
-            core.stats.received,
-            core.stats.sent,
-            core.conns.len(),
-            core.engine.outstanding_requests(),
-            core.engine.tree().last_zxid,
-            core.engine.tree().node_count()
-        ),
-        _ => String::new(),
+    fn reset_connection_stats(&mut self) {
+        for c in self.core.conns.values_mut() {
+            c.stats.reset();
+        }
+    }
+
+    fn reset_proposal_stats(&mut self) {}
+
+    fn session_dump(&self) -> SessionDump {
+        let sessions = self.core.engine.sessions();
+        let items: Vec<(i64, i64)> = sessions
+            .all()
+            .into_iter()
+            .filter_map(|(id, _)| sessions.get(id).map(|s| (self.wall(s.expires_at) - 1, id)))
+            .collect();
+        SessionDump::Expiry {
+            local: None,
+            sessions: bucket_by_expiry(items, self.core.cfg.tick_time_ms as i64),
+        }
+    }
+
+    fn connection_expiry(&self) -> Vec<ExpiryBucket<ConnRef>> {
+        let engine = &self.core.engine;
+        let items: Vec<(i64, ConnRef)> = self
+            .core
+            .conns
+            .iter()
+            .map(|(id, c)| {
+                let session_id = engine.session_of(*id).unwrap_or(0);
+                let expires = engine
+                    .sessions()
+                    .get(session_id)
+                    .map_or(self.core.clock.now().wall_ms + 10_000, |s| self.wall(s.expires_at));
+                (
+                    expires,
+                    ConnRef {
+                        remote: c.peer,
+                        session_id,
+                    },
+                )
+            })
+            .collect();
+        bucket_by_expiry(items, 10_000)
+    }
+
+    fn ephemerals(&self) -> Vec<(i64, Vec<String>)> {
+        self.core.engine.tree().all_ephemerals()
+    }
+
+    fn data_watch_summary(&self) -> WatchSummary {
+        let w = &self.core.engine.tree().data_watches;
+        WatchSummary {
+            connections: w.watcher_count() as u64,
+            paths: w.path_count() as u64,
+            watches: w.len() as u64,
+        }
+    }
+
+    fn data_watches_by_session(&self) -> Vec<(i64, Vec<String>)> {
+        let engine = &self.core.engine;
+        engine
+            .tree()
+            .data_watches
+            .by_watcher()
+            .into_iter()
+            .map(|(conn, paths)| {
+                (
+                    engine.session_of(conn).unwrap_or(0),
+                    paths.into_iter().map(str::to_owned).collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn data_watches_by_path(&self) -> Vec<(String, Vec<i64>)> {
+        let engine = &self.core.engine;
+        engine
+            .tree()
+            .data_watches
+            .by_path()
+            .into_iter()
+            .map(|(path, conns)| {
+                (
+                    path.to_owned(),
+                    conns
+                        .into_iter()
+                        .map(|c| engine.session_of(c).unwrap_or(0))
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    fn conf(&self) -> ConfInfo {
+        let cfg = &self.core.cfg;
+        ConfInfo::from_cfg(
+            cfg,
+            self.core.myid,
+            Some(self.core.client_addr.port()),
+            storage_paths::snapshot_dir(cfg),
+            storage_paths::txn_log_dir(cfg),
+        )
+    }
+
+    fn dir_sizes(&self) -> DirSizes {
+        let cfg = &self.core.cfg;
+        DirSizes {
+            txn_log_dir: host::dir_size(&storage_paths::txn_log_dir(cfg)),
+            snapshot_dir: host::dir_size(&storage_paths::snapshot_dir(cfg)),
+        }
+    }
+
+    fn environment(&self) -> Environment {
+        host::environment()
+    }
+
+    fn trace_mask(&self) -> i64 {
+        self.core.trace_mask
+    }
+
+    fn set_trace_mask(&mut self, mask: i64) {
+        self.core.trace_mask = mask;
+    }
+
+    fn digest_log(&self) -> Vec<ZxidDigest> {
+        Vec::new()
+    }
+
+    fn quota_usage(&self) -> Vec<QuotaUsage> {
+        Vec::new()
     }
 }

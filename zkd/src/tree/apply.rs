@@ -215,7 +215,9 @@ impl DataTree {
             children: BTreeSet::new(),
         };
         let client_stat = self.client_stat(&node);
+        let data_len = node.data_len();
         self.nodes.insert(p.to_owned(), node);
+        self.quota_created(p, data_len);
         self.fire_data(p, EventType::NodeCreated, None, events);
         self.fire_child(parent_path, EventType::NodeChildrenChanged, None, events);
         Ok(client_stat)
@@ -239,6 +241,7 @@ impl DataTree {
             .data_bytes
             .saturating_sub((p.len() + node.data_len()) as u64);
         self.unindex_owner(p, node.stat.ephemeral_owner);
+        self.quota_deleted(p, node.data_len());
         let notified = self.fire_data(p, EventType::NodeDeleted, None, events);
         self.fire_child(p, EventType::NodeDeleted, Some(&notified), events);
         self.fire_child(parent_path, EventType::NodeChildrenChanged, None, events);
@@ -261,6 +264,7 @@ impl DataTree {
         node.stat.version = version;
         self.data_bytes =
             self.data_bytes.saturating_sub(old_len) + data.as_ref().map_or(0, Bytes::len) as u64;
+        self.quota_data_changed(p, old_len as usize, data.as_ref().map_or(0, Bytes::len));
         let stat = self.client_stat(&self.nodes[p]);
         self.fire_data(p, EventType::NodeDataChanged, None, events);
         Ok(stat)

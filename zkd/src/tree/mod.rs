@@ -5,6 +5,8 @@
 
 pub mod acl;
 mod apply;
+pub mod quota;
+mod snapshot_support;
 pub mod watch;
 
 use crate::jute::records::{Acl, Stat, StatPersisted};
@@ -65,6 +67,8 @@ pub struct DataTree {
     pub last_zxid: i64,
     data_bytes: u64,
     options: TreeOptions,
+    /// Paths with a quota (a `zookeeper_limits` node under /zookeeper/quota).
+    quota_paths: BTreeSet<String>,
 }
 
 pub const ZOOKEEPER: &str = "/zookeeper";
@@ -91,6 +95,7 @@ impl DataTree {
             last_zxid: 0,
             data_bytes: 0,
             options,
+            quota_paths: BTreeSet::new(),
         };
         tree.insert_raw("/", Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
         tree.insert_raw(ZOOKEEPER, Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs what the real-client suites need on a fresh Debian 12 machine, and nothing twice:
+#   - Debian packages: Apache ZooKeeper 3.8 (server jars, zkCli.sh, the C client cli_mt),
+#     a JRE, and what the Python venv needs to build its one C extension;
+#   - tests/.venv: pinned Python packages from tests/requirements.txt;
+#   - kazoo 2.11.0's own test suite, from its sdist, unpacked unmodified under
+#     tests/.venv/kazoo-src/kazoo-2.11.0.
+# Prints one line per step; exits non-zero naming the step that failed.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TESTS="$REPO/tests"
+VENV="$TESTS/.venv"
+KAZOO_VERSION=2.11.0
+KAZOO_SRC="$VENV/kazoo-src/kazoo-$KAZOO_VERSION"
+PYTHON=/usr/bin/python3
+
+say() { echo "install-deps: $*"; }
+die() { echo "install-deps: error: $*" >&2; exit 1; }
+
+apt_packages=(
+    zookeeper       # Apache ZooKeeper 3.8 jars, zkCli.sh, zkServer.sh
+    zookeeper-bin   # /usr/lib/zookeeper/bin/cli_mt, the multithreaded C client
+    default-jre-headless
+    python3
+    python3-venv
+    python3-dev     # twofish (a pyjks dependency) has only an sdist with a C extension
+    gcc
+    coreutils       # timeout
+)
+
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+        missing+=("$pkg")
+    fi
+done
+if ((${#missing[@]})); then
+    say "apt: installing ${missing[*]}"
+    sudo=()
+    if ((EUID != 0)); then
+        command -v sudo >/dev/null || die "need root (or sudo) to install: ${missing[*]}"
+        sudo=(sudo)
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    "${sudo[@]}" apt-get update -qq || die "apt-get update failed"
+    "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+        || die "apt-get install ${missing[*]} failed"
+else
+    say "apt: all ${#apt_packages[@]} packages present"
+fi
+for f in /usr/share/java/zookeeper.jar /usr/share/zookeeper/bin/zkCli.sh /usr/lib/zookeeper/bin/cli_mt; do
+    [[ -e "$f" ]] || die "$f is missing although its package is installed"
+done
+
+# The stamp records what the venv was built from; a change of pins or Python rebuilds it.
+stamp_want="$(sha256sum "$TESTS/requirements.txt" | cut -d' ' -f1) $("$PYTHON" -c 'import sys; print(sys.version)' | head -1)"
+stamp_file="$VENV/.deps-stamp"
+if [[ -x "$VENV/bin/python" && -f "$stamp_file" && "$(<"$stamp_file")" == "$stamp_want" ]]; then
+    say "venv: $VENV up to date"
+else
+    say "venv: building $VENV"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV" || die "python3 -m venv $VENV failed"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r "$TESTS/requirements.txt" \
+        || die "pip install -r tests/requirements.txt failed"
+    echo "$stamp_want" >"$stamp_file"
+fi
+
+if [[ -f "$KAZOO_SRC/kazoo/tests/test_client.py" && -f "$KAZOO_SRC/kazoo/testing/harness.py" ]]; then
+    say "kazoo $KAZOO_VERSION test suite: present in $KAZOO_SRC"
+else
+    say "kazoo $KAZOO_VERSION test suite: fetching the sdist"
+    dl="$(mktemp -d)"
+    trap 'rm -rf "$dl"' EXIT
+    "$VENV/bin/pip" download -q --disable-pip-version-check --no-binary :all: --no-deps \
+        "kazoo==$KAZOO_VERSION" -d "$dl" || die "pip download kazoo==$KAZOO_VERSION failed"
+    sdist="$dl/kazoo-$KAZOO_VERSION.tar.gz"
+    [[ -f "$sdist" ]] || die "pip download did not produce $sdist"
+    rm -rf "$KAZOO_SRC"
+    mkdir -p "$(dirname "$KAZOO_SRC")"
+    tar -xzf "$sdist" -C "$(dirname "$KAZOO_SRC")" || die "cannot unpack $sdist"
+    [[ -f "$KAZOO_SRC/kazoo/tests/test_client.py" ]] || die "$sdist has no kazoo/tests"
+fi
+say "done"
