@@ -38,7 +38,8 @@ mod tests {
             let (mut s, _) = listener.accept().unwrap();
             let mut word = [0u8; 4];
             s.read_exact(&mut word).unwrap();
-            s.write_all(if &word == b"ruok" { b"imok" } else { b"?" }).unwrap();
+            s.write_all(if &word == b"ruok" { b"imok" } else { b"?" })
+                .unwrap();
         });
         let answer = ask(&addr.to_string(), "ruok", Duration::from_secs(5)).unwrap();
         assert_eq!(answer, "imok");

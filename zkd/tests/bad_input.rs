@@ -88,7 +88,9 @@ fn unknown_opcodes_and_bad_bodies_get_error_codes() {
     let mut s = server.session();
     let reply = s.call_raw(9999, &[]).unwrap();
     assert_eq!(reply.err, ErrorCode::Unimplemented.code());
-    let reply = s.call_raw(OpCode::GetData.code(), &[0, 0, 0, 9, b'/']).unwrap();
+    let reply = s
+        .call_raw(OpCode::GetData.code(), &[0, 0, 0, 9, b'/'])
+        .unwrap();
     assert_eq!(reply.err, ErrorCode::MarshallingError.code());
     let reply = s
         .call(&Request::Exists {

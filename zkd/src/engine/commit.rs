@@ -54,7 +54,8 @@ impl Engine {
                         c.ready = true;
                         c.queue.pop_front();
                         let read_only = c.read_only_flag;
-                        let response = self.connect_response(session, *timeout_ms as u32, read_only);
+                        let response =
+                            self.connect_response(session, *timeout_ms as u32, read_only);
                         self.outputs.push(Output::Connected {
                             conn,
                             response,
@@ -111,6 +112,59 @@ impl Engine {
             return;
         }
         self.release_reads(conn, now);
+    }
+
+    /// Storage could not make the transactions from `zxid` on durable (a
+    /// full or failing disk). None of them is applied: each waiting client
+    /// gets SystemError, later writes are prepared afresh from the tree, and
+    /// zxids are reused so the log stays gapless. Reads go on meanwhile.
+    pub fn persist_failed(&mut self, zxid: i64, now: Now) {
+        let failed: Vec<InFlight> = self.in_flight.drain(..).collect();
+        if failed.is_empty() {
+            return;
+        }
+        tracing::error!(
+            from_zxid = format_args!("0x{zxid:x}"),
+            count = failed.len(),
+            "transactions could not be made durable; failing them"
+        );
+        self.outstanding = Default::default();
+        self.next_zxid = failed[0].header.zxid.min(zxid);
+        for item in failed {
+            let session = item.header.client_id;
+            match &item.txn {
+                Txn::CreateSession { .. } => {
+                    self.sessions.remove(session);
+                    if let Some(conn) = item.origin.conn {
+                        self.disconnected(conn);
+                        self.outputs.push(Output::Close {
+                            conn,
+                            reason: CloseReason::StorageFailed,
+                        });
+                    }
+                    continue;
+                }
+                Txn::CloseSession { .. } => self.sessions.reopen(session, now.mono_ms),
+                _ => {}
+            }
+            let Some(conn) = item.origin.conn else {
+                continue;
+            };
+            let Some(c) = self.conns.get_mut(&conn) else {
+                continue;
+            };
+            if matches!(c.queue.front(), Some(Queued::Write(z)) if *z == item.header.zxid) {
+                c.queue.pop_front();
+            }
+            self.outputs.push(Output::Reply {
+                conn,
+                xid: item.origin.xid,
+                zxid: self.tree.last_zxid,
+                err: ErrorCode::SystemError,
+                body: Response::Empty,
+            });
+            self.release_reads(conn, now);
+        }
     }
 
     /// Answers the reads that were waiting on the writes just committed.

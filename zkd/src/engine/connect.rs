@@ -27,8 +27,10 @@ impl Engine {
             });
             return;
         }
-        let timeout = (req.timeout_ms.max(0) as u32)
-            .clamp(self.cfg.min_session_timeout_ms, self.cfg.max_session_timeout_ms);
+        let timeout = (req.timeout_ms.max(0) as u32).clamp(
+            self.cfg.min_session_timeout_ms,
+            self.cfg.max_session_timeout_ms,
+        );
         let ids = vec![Id::new("ip", &remote.to_string())];
         self.remote_ips.insert(conn, remote);
         if req.session_id == 0 {
@@ -65,7 +67,8 @@ impl Engine {
             return;
         }
         let session = req.session_id;
-        let valid = req.passwd == password_for(session) && self.sessions.touch(session, now.mono_ms);
+        let valid =
+            req.passwd == password_for(session) && self.sessions.touch(session, now.mono_ms);
         if !valid {
             tracing::info!(
                 session_id = format_args!("0x{session:x}"),
@@ -106,7 +109,12 @@ impl Engine {
         });
     }
 
-    pub(super) fn connect_response(&self, session: i64, timeout: u32, read_only: Option<bool>) -> ConnectResponse {
+    pub(super) fn connect_response(
+        &self,
+        session: i64,
+        timeout: u32,
+        read_only: Option<bool>,
+    ) -> ConnectResponse {
         ConnectResponse {
             protocol_version: 0,
             timeout_ms: timeout as i32,
@@ -190,7 +198,13 @@ impl Engine {
     }
 
     /// Closes a session through the pipeline (client close or expiry).
-    pub(super) fn submit_close_session(&mut self, session: i64, conn: Option<ConnId>, xid: i32, now: Now) {
+    pub(super) fn submit_close_session(
+        &mut self,
+        session: i64,
+        conn: Option<ConnId>,
+        xid: i32,
+        now: Now,
+    ) {
         let zxid = self.next_zxid;
         self.next_zxid += 1;
         let (kind, txn) = self

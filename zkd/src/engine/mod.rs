@@ -84,11 +84,20 @@ pub enum Output {
         err: ErrorCode,
         body: Response,
     },
-    Event { conn: ConnId, event: WatchEvent },
+    Event {
+        conn: ConnId,
+        event: WatchEvent,
+    },
     /// Close the connection after what was queued for it is sent.
-    Close { conn: ConnId, reason: CloseReason },
+    Close {
+        conn: ConnId,
+        reason: CloseReason,
+    },
     /// Make this transaction durable, then call [`Engine::persisted`].
-    Persist { header: TxnHeader, txn: Txn },
+    Persist {
+        header: TxnHeader,
+        txn: Txn,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +108,8 @@ pub enum CloseReason {
     AuthFailed,
     /// The client has seen a newer zxid than this server has.
     StaleServer,
+    /// The session could not be made durable.
+    StorageFailed,
 }
 
 /// A request waiting for its turn in its session's order.
@@ -106,7 +117,10 @@ pub enum CloseReason {
 enum Queued {
     /// A write in the pipeline; answered when its zxid commits.
     Write(i64),
-    Read { xid: i32, request: Request },
+    Read {
+        xid: i32,
+        request: Request,
+    },
 }
 
 #[derive(Debug)]
@@ -160,7 +174,12 @@ impl Engine {
     }
 
     /// Starts from a recovered tree and its sessions (id, timeout).
-    pub fn with_tree(cfg: EngineConfig, tree: DataTree, sessions: Vec<(i64, u32)>, now: Now) -> Self {
+    pub fn with_tree(
+        cfg: EngineConfig,
+        tree: DataTree,
+        sessions: Vec<(i64, u32)>,
+        now: Now,
+    ) -> Self {
         let first = crate::session::initial_session_id(cfg.server_id, now.wall_ms);
         let mut tracker = SessionTracker::new(cfg.tick_ms, first);
         for (id, timeout) in sessions {
@@ -252,7 +271,9 @@ impl Engine {
         }
         for p in self.tree.ttl_nodes() {
             let node = self.tree.node(p).expect("indexed nodes exist");
-            if let crate::tree::OwnerKind::Ttl(ttl) = self.tree.owner_kind(node.stat.ephemeral_owner) {
+            if let crate::tree::OwnerKind::Ttl(ttl) =
+                self.tree.owner_kind(node.stat.ephemeral_owner)
+            {
                 if node.children.is_empty() && now.wall_ms - node.stat.mtime > ttl {
                     doomed.push(p.clone());
                 }

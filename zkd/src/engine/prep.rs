@@ -388,7 +388,11 @@ impl Engine {
     }
 
     /// A container or expired TTL node to remove (3.8's deleteContainer).
-    pub(super) fn prep_delete_container(&mut self, p: &str, zxid: i64) -> Result<(i32, Txn), ErrorCode> {
+    pub(super) fn prep_delete_container(
+        &mut self,
+        p: &str,
+        zxid: i64,
+    ) -> Result<(i32, Txn), ErrorCode> {
         let parent = parent_of(p)?;
         if is_special(p) {
             return Err(ErrorCode::BadArguments);
@@ -397,7 +401,9 @@ impl Engine {
         if node.child_count > 0 {
             return Err(ErrorCode::NotEmpty);
         }
-        if let OwnerKind::Session(_) | OwnerKind::Persistent = self.tree.owner_kind(node.stat.ephemeral_owner) {
+        if let OwnerKind::Session(_) | OwnerKind::Persistent =
+            self.tree.owner_kind(node.stat.ephemeral_owner)
+        {
             return Err(ErrorCode::BadVersion);
         }
         let mut parent_node = self.pending(parent)?;
@@ -405,6 +411,9 @@ impl Engine {
         parent_node.stat.pzxid = zxid;
         self.outstanding.record(zxid, parent, Some(parent_node));
         self.outstanding.record(zxid, p, None);
-        Ok((OpCode::DeleteContainer.code(), Txn::Delete { path: p.to_owned() }))
+        Ok((
+            OpCode::DeleteContainer.code(),
+            Txn::Delete { path: p.to_owned() },
+        ))
     }
 }

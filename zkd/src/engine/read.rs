@@ -80,7 +80,10 @@ impl Engine {
                 let user_password = String::from_utf8_lossy(&auth);
                 Some(Id::new("digest", &acl::digest_id(&user_password)))
             }
-            "ip" => self.remote_ips.get(&conn).map(|ip| Id::new("ip", &ip.to_string())),
+            "ip" => self
+                .remote_ips
+                .get(&conn)
+                .map(|ip| Id::new("ip", &ip.to_string())),
             _ => None,
         };
         let Some(id) = id else {
@@ -99,7 +102,8 @@ impl Engine {
             });
             return;
         };
-        let is_super = id.scheme == "digest" && self.cfg.super_digest.as_deref() == Some(id.id.as_str());
+        let is_super =
+            id.scheme == "digest" && self.cfg.super_digest.as_deref() == Some(id.id.as_str());
         let c = self.conns.get_mut(&conn).expect("caller checked");
         if is_super && !c.ids.iter().any(|i| i.scheme == "super") {
             c.ids.push(Id::new("super", ""));
@@ -125,12 +129,24 @@ impl Engine {
     }
 
     fn ids(&self, conn: ConnId) -> &[Id] {
-        self.conns.get(&conn).map(|c| c.ids.as_slice()).unwrap_or(&[])
+        self.conns
+            .get(&conn)
+            .map(|c| c.ids.as_slice())
+            .unwrap_or(&[])
     }
 
-    fn readable(&self, conn: ConnId, path: &str, perm: i32) -> Result<&crate::tree::Node, ErrorCode> {
+    fn readable(
+        &self,
+        conn: ConnId,
+        path: &str,
+        perm: i32,
+    ) -> Result<&crate::tree::Node, ErrorCode> {
         let node = self.tree.node(path).ok_or(ErrorCode::NoNode)?;
-        if acl::permits(self.tree.acls.get_ref_or_open(node.acl).as_ref(), perm, self.ids(conn)) {
+        if acl::permits(
+            self.tree.acls.get_ref_or_open(node.acl).as_ref(),
+            perm,
+            self.ids(conn),
+        ) {
             Ok(node)
         } else {
             Err(ErrorCode::NoAuth)
@@ -149,7 +165,10 @@ impl Engine {
                 if *watch {
                     self.tree.data_watches.add(path, conn, WatchMode::Standard);
                 }
-                self.tree.stat(path).map(Response::Stat).ok_or(ErrorCode::NoNode)
+                self.tree
+                    .stat(path)
+                    .map(Response::Stat)
+                    .ok_or(ErrorCode::NoNode)
             }
             Request::GetData { path, watch } => {
                 let node = self.readable(conn, path, perms::READ)?;
@@ -162,15 +181,19 @@ impl Engine {
             }
             Request::GetChildren { path, watch } | Request::GetChildren2 { path, watch } => {
                 let node = self.readable(conn, path, perms::READ)?;
-                let children: Vec<String> = node.children.iter().cloned().collect();
-                let stat = self.tree.client_stat(node);
+                let names: usize = node.children.iter().map(|c| c.len() + 4).sum();
+                let mut w = crate::jute::Writer::with_capacity(4 + names + 68);
+                w.i32(node.children.len() as i32);
+                for child in &node.children {
+                    w.string(child);
+                }
+                if matches!(request, Request::GetChildren2 { .. }) {
+                    crate::jute::Record::encode(&self.tree.client_stat(node), &mut w);
+                }
                 if *watch {
                     self.tree.child_watches.add(path, conn, WatchMode::Standard);
                 }
-                Ok(match request {
-                    Request::GetChildren { .. } => Response::Children(children),
-                    _ => Response::Children2 { children, stat },
-                })
+                Ok(Response::Encoded(w.into_vec()))
             }
             Request::GetAcl { path } => {
                 let node = self.readable(conn, path, perms::READ | perms::ADMIN)?;
@@ -182,7 +205,9 @@ impl Engine {
             }
             Request::GetAllChildrenNumber { path } => {
                 self.readable(conn, path, perms::READ)?;
-                Ok(Response::AllChildrenNumber(self.tree.descendant_count(path) as i32))
+                Ok(Response::AllChildrenNumber(
+                    self.tree.descendant_count(path) as i32,
+                ))
             }
             Request::Sync { path } => Ok(Response::Sync { path: path.clone() }),
             Request::SetWatches(sw) => {
@@ -240,11 +265,13 @@ impl Engine {
                 let session = self.conns.get(&conn).map(|c| c.session).unwrap_or(0);
                 let prefix = prefix.trim();
                 let all = self.tree.ephemerals_of(session);
-                Ok(Response::Ephemerals(if prefix.is_empty() || prefix == "/" {
-                    all
-                } else {
-                    all.into_iter().filter(|p| p.starts_with(prefix)).collect()
-                }))
+                Ok(Response::Ephemerals(
+                    if prefix.is_empty() || prefix == "/" {
+                        all
+                    } else {
+                        all.into_iter().filter(|p| p.starts_with(prefix)).collect()
+                    },
+                ))
             }
             Request::MultiRead(ops) => {
                 let mut results = Vec::with_capacity(ops.len());
@@ -258,11 +285,22 @@ impl Engine {
                             Ok(_) => OpResult::Error(ErrorCode::SystemError),
                             Err(e) => OpResult::Error(e),
                         },
-                        Request::GetChildren { .. } => match self.read(conn, op) {
-                            Ok(Response::Children(children)) => OpResult::GetChildren(children),
-                            Ok(_) => OpResult::Error(ErrorCode::SystemError),
-                            Err(e) => OpResult::Error(e),
-                        },
+                        Request::GetChildren { path, watch } => {
+                            match self.readable(conn, path, perms::READ) {
+                                Ok(node) => {
+                                    let children = node.children.iter().cloned().collect();
+                                    if *watch {
+                                        self.tree.child_watches.add(
+                                            path,
+                                            conn,
+                                            WatchMode::Standard,
+                                        );
+                                    }
+                                    OpResult::GetChildren(children)
+                                }
+                                Err(e) => OpResult::Error(e),
+                            }
+                        }
                         _ => return Err(ErrorCode::MarshallingError),
                     };
                     results.push(result);
@@ -290,7 +328,9 @@ impl Engine {
         for p in &sw.data {
             match self.tree.node(p) {
                 None => fire(&mut out, EventType::NodeDeleted, p),
-                Some(n) if n.stat.mzxid > sw.relative_zxid => fire(&mut out, EventType::NodeDataChanged, p),
+                Some(n) if n.stat.mzxid > sw.relative_zxid => {
+                    fire(&mut out, EventType::NodeDataChanged, p)
+                }
                 Some(_) => self.tree.data_watches.add(p, conn, WatchMode::Standard),
             }
         }

@@ -74,7 +74,9 @@ impl Harness {
         );
         self.pump();
         let resp = self.out.iter().rev().find_map(|o| match o {
-            Output::Connected { conn: c, response, .. } if *c == conn => Some(response.clone()),
+            Output::Connected {
+                conn: c, response, ..
+            } if *c == conn => Some(response.clone()),
             _ => None,
         });
         resp.expect("connected").session_id
@@ -114,7 +116,9 @@ impl Harness {
         self.out
             .iter()
             .filter_map(|o| match o {
-                Output::Event { conn: c, event } if *c == conn => Some((event.kind, event.path.clone())),
+                Output::Event { conn: c, event } if *c == conn => {
+                    Some((event.kind, event.path.clone()))
+                }
                 _ => None,
             })
             .collect()
@@ -145,7 +149,10 @@ fn create_then_read_sees_the_write() {
             watch: false,
         },
     );
-    assert_eq!(h.reply(1, 1), (ErrorCode::Ok, Response::Create { path: "/a".into() }));
+    assert_eq!(
+        h.reply(1, 1),
+        (ErrorCode::Ok, Response::Create { path: "/a".into() })
+    );
     let (err, body) = h.reply(1, 2);
     assert_eq!(err, ErrorCode::Ok);
     let Response::GetData { data, stat } = body else {
@@ -179,7 +186,10 @@ fn a_read_waits_behind_its_sessions_unsynced_write() {
             watch: false,
         },
     );
-    assert!(h.replies(1).is_empty(), "nothing answered before the log is durable");
+    assert!(
+        h.replies(1).is_empty(),
+        "nothing answered before the log is durable"
+    );
     assert_eq!(h.reply(2, 1).0, ErrorCode::NoNode);
     h.sync();
     h.pump();
@@ -218,8 +228,18 @@ fn sequential_names_follow_the_parent_cversion() {
     h.send(1, 1, create("/q", 0));
     h.send(1, 2, create("/q/n-", 2));
     h.send(1, 3, create("/q/n-", 2));
-    assert_eq!(h.reply(1, 2).1, Response::Create { path: "/q/n-0000000000".into() });
-    assert_eq!(h.reply(1, 3).1, Response::Create { path: "/q/n-0000000001".into() });
+    assert_eq!(
+        h.reply(1, 2).1,
+        Response::Create {
+            path: "/q/n-0000000000".into()
+        }
+    );
+    assert_eq!(
+        h.reply(1, 3).1,
+        Response::Create {
+            path: "/q/n-0000000001".into()
+        }
+    );
 }
 
 #[test]
@@ -267,7 +287,11 @@ fn multi_is_all_or_nothing() {
         ])
     );
     assert!(h.engine.tree().node("/m").is_none());
-    h.send(1, 2, Request::Multi(vec![create("/m", 0), create("/m/x", 0)]));
+    h.send(
+        1,
+        2,
+        Request::Multi(vec![create("/m", 0), create("/m/x", 0)]),
+    );
     assert!(h.engine.tree().node("/m/x").is_some());
 }
 
@@ -285,12 +309,28 @@ fn watches_fire_before_the_writers_reply() {
         },
     );
     h.send(1, 1, create("/w", 0));
-    assert_eq!(h.events(2), vec![(EventType::NodeCreated, "/w".to_string())]);
-    let event_at = h.out.iter().position(|o| matches!(o, Output::Event { .. })).unwrap();
+    assert_eq!(
+        h.events(2),
+        vec![(EventType::NodeCreated, "/w".to_string())]
+    );
+    let event_at = h
+        .out
+        .iter()
+        .position(|o| matches!(o, Output::Event { .. }))
+        .unwrap();
     let reply_at = h
         .out
         .iter()
-        .position(|o| matches!(o, Output::Reply { conn: 1, xid: 1, .. }))
+        .position(|o| {
+            matches!(
+                o,
+                Output::Reply {
+                    conn: 1,
+                    xid: 1,
+                    ..
+                }
+            )
+        })
         .unwrap();
     assert!(event_at < reply_at);
 }
@@ -358,10 +398,13 @@ fn unknown_auth_scheme_fails_and_closes() {
         },
     );
     assert_eq!(h.reply(1, -4).0, ErrorCode::AuthFailed);
-    assert!(h
-        .out
-        .iter()
-        .any(|o| matches!(o, Output::Close { conn: 1, reason: CloseReason::AuthFailed })));
+    assert!(h.out.iter().any(|o| matches!(
+        o,
+        Output::Close {
+            conn: 1,
+            reason: CloseReason::AuthFailed
+        }
+    )));
 }
 
 #[test]
@@ -387,7 +430,10 @@ fn expired_session_loses_its_ephemerals_and_cannot_resume() {
         h.pump();
     }
     assert!(h.engine.tree().node("/e").is_none());
-    assert_eq!(h.events(2), vec![(EventType::NodeDeleted, "/e".to_string())]);
+    assert_eq!(
+        h.events(2),
+        vec![(EventType::NodeDeleted, "/e".to_string())]
+    );
     h.engine.connect(
         3,
         LOCAL,
@@ -437,10 +483,14 @@ fn reconnect_with_wrong_password_is_refused() {
         h.now,
     );
     h.pump();
-    assert!(h
-        .out
-        .iter()
-        .any(|o| matches!(o, Output::Connected { conn: 2, close: true, .. })));
+    assert!(h.out.iter().any(|o| matches!(
+        o,
+        Output::Connected {
+            conn: 2,
+            close: true,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -456,7 +506,10 @@ fn containers_go_once_their_last_child_does() {
     h.send(1, 2, Request::Ping);
     h.engine.tick(h.now);
     h.pump();
-    assert!(h.engine.tree().node("/c").is_some(), "never-used containers stay");
+    assert!(
+        h.engine.tree().node("/c").is_some(),
+        "never-used containers stay"
+    );
     h.send(1, 3, create("/c/x", 0));
     h.send(
         1,
@@ -557,7 +610,10 @@ fn requests_sent_before_the_handshake_completes_wait_for_it() {
         },
     );
     h.send(1, 8, Request::WhoAmI);
-    assert!(h.replies(1).is_empty(), "nothing answered before the handshake");
+    assert!(
+        h.replies(1).is_empty(),
+        "nothing answered before the handshake"
+    );
     h.sync();
     h.pump();
     let connected_at = h
@@ -568,11 +624,85 @@ fn requests_sent_before_the_handshake_completes_wait_for_it() {
     let auth_at = h
         .out
         .iter()
-        .position(|o| matches!(o, Output::Reply { conn: 1, xid: 7, .. }))
+        .position(|o| {
+            matches!(
+                o,
+                Output::Reply {
+                    conn: 1,
+                    xid: 7,
+                    ..
+                }
+            )
+        })
         .expect("auth answered with its own xid");
     assert!(connected_at < auth_at);
     let Response::WhoAmI(infos) = h.reply(1, 8).1 else {
         panic!()
     };
     assert!(infos.iter().any(|i| i.auth_scheme == "digest"));
+}
+
+#[test]
+fn child_lists_read_the_same_alone_and_in_multi_read() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.send(1, 1, create("/k", 0));
+    h.send(1, 2, create("/k/b", 0));
+    h.send(1, 3, create("/k/a", 0));
+    h.send(
+        1,
+        4,
+        Request::GetChildren {
+            path: "/k".into(),
+            watch: false,
+        },
+    );
+    let mut w = crate::jute::Writer::new();
+    h.reply(1, 4).1.encode(&mut w);
+    let names: Vec<String> = crate::jute::Reader::new(w.as_slice()).vec().unwrap();
+    assert_eq!(names, vec!["a".to_string(), "b".to_string()]);
+    h.send(
+        1,
+        5,
+        Request::MultiRead(vec![Request::GetChildren {
+            path: "/k".into(),
+            watch: true,
+        }]),
+    );
+    assert_eq!(
+        h.reply(1, 5).1,
+        Response::Multi(vec![OpResult::GetChildren(names)])
+    );
+    assert!(h.engine.tree().child_watches.contains("/k", 1));
+}
+
+#[test]
+fn a_failed_disk_fails_the_writes_and_keeps_serving() {
+    let mut h = Harness::new();
+    h.connect(1);
+    h.send(1, 1, create("/kept", 0));
+    h.auto_persist = false;
+    h.send(1, 2, create("/lost", 0));
+    h.send(1, 3, create("/lost/child", 0));
+    h.send(
+        1,
+        4,
+        Request::Exists {
+            path: "/kept".into(),
+            watch: false,
+        },
+    );
+    let first_failed = *h.unsynced.first().unwrap();
+    h.unsynced.clear();
+    h.engine.persist_failed(first_failed, h.now);
+    h.pump();
+    assert_eq!(h.reply(1, 2).0, ErrorCode::SystemError);
+    assert_eq!(h.reply(1, 3).0, ErrorCode::SystemError);
+    assert_eq!(h.reply(1, 4).0, ErrorCode::Ok, "reads go on");
+    assert!(h.engine.tree().node("/lost").is_none());
+    // Space is back: the next write reuses the failed zxid, keeping the log gapless.
+    h.auto_persist = true;
+    h.send(1, 5, create("/lost", 0));
+    assert_eq!(h.reply(1, 5).0, ErrorCode::Ok);
+    assert_eq!(h.engine.tree().stat("/lost").unwrap().czxid, first_failed);
 }

@@ -43,6 +43,13 @@ pub fn to_bytes<R: Record>(record: &R) -> Vec<u8> {
 pub fn from_bytes<R: Record>(bytes: &[u8]) -> Result<R, JuteError> {
     let mut r = Reader::new(bytes);
     let record = R::decode(&mut r)?;
+    if !r.is_empty() {
+        return Err(JuteError::Invalid(format!(
+            "{} bytes left over after the record, at offset {}",
+            r.remaining(),
+            r.position()
+        )));
+    }
     Ok(record)
 }
 

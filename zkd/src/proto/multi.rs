@@ -45,7 +45,9 @@ pub fn decode_ops(r: &mut Reader<'_>) -> Result<Vec<MultiOp>, JuteError> {
         }
         let code = OpCode::from_i32(op)
             .filter(|c| allowed_in_multi(*c))
-            .ok_or_else(|| JuteError::Invalid(format!("invalid multi op type {op} at offset {at}")))?;
+            .ok_or_else(|| {
+                JuteError::Invalid(format!("invalid multi op type {op} at offset {at}"))
+            })?;
         ops.push(Request::decode_body(code, r)?);
     }
 }

@@ -28,6 +28,8 @@ pub struct CreateRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SetWatches {
+    /// Sent as setWatches2 (with the two persistent lists).
+    pub v2: bool,
     pub relative_zxid: i64,
     pub data: Vec<String>,
     pub exist: Vec<String>,
@@ -39,32 +41,74 @@ pub struct SetWatches {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     Create(CreateRequest),
-    Delete { path: String, version: i32 },
-    Exists { path: String, watch: bool },
-    GetData { path: String, watch: bool },
+    Delete {
+        path: String,
+        version: i32,
+    },
+    Exists {
+        path: String,
+        watch: bool,
+    },
+    GetData {
+        path: String,
+        watch: bool,
+    },
     SetData {
         path: String,
         data: Option<Vec<u8>>,
         version: i32,
     },
-    GetAcl { path: String },
-    SetAcl { path: String, acl: Vec<Acl>, version: i32 },
-    GetChildren { path: String, watch: bool },
-    GetChildren2 { path: String, watch: bool },
-    Sync { path: String },
+    GetAcl {
+        path: String,
+    },
+    SetAcl {
+        path: String,
+        acl: Vec<Acl>,
+        version: i32,
+    },
+    GetChildren {
+        path: String,
+        watch: bool,
+    },
+    GetChildren2 {
+        path: String,
+        watch: bool,
+    },
+    Sync {
+        path: String,
+    },
     Ping,
-    Check { path: String, version: i32 },
+    Check {
+        path: String,
+        version: i32,
+    },
     Multi(Vec<MultiOp>),
     MultiRead(Vec<MultiOp>),
     Reconfig,
-    CheckWatches { path: String, kind: i32 },
-    RemoveWatches { path: String, kind: i32 },
-    Auth { scheme: String, auth: Vec<u8> },
+    CheckWatches {
+        path: String,
+        kind: i32,
+    },
+    RemoveWatches {
+        path: String,
+        kind: i32,
+    },
+    Auth {
+        scheme: String,
+        auth: Vec<u8>,
+    },
     SetWatches(SetWatches),
     Sasl,
-    GetEphemerals { prefix: String },
-    GetAllChildrenNumber { path: String },
-    AddWatch { path: String, mode: i32 },
+    GetEphemerals {
+        prefix: String,
+    },
+    GetAllChildrenNumber {
+        path: String,
+    },
+    AddWatch {
+        path: String,
+        mode: i32,
+    },
     WhoAmI,
     CloseSession,
 }
@@ -93,7 +137,11 @@ impl Request {
                 let data = r.opt_buffer()?.map(<[u8]>::to_vec);
                 let acl = r.vec()?;
                 let flags = r.i32()?;
-                let ttl = if op == OpCode::CreateTtl { r.i64()? } else { -1 };
+                let ttl = if op == OpCode::CreateTtl {
+                    r.i64()?
+                } else {
+                    -1
+                };
                 Request::Create(CreateRequest {
                     op,
                     path,
@@ -167,6 +215,7 @@ impl Request {
             }
             OpCode::SetWatches | OpCode::SetWatches2 => {
                 let mut sw = SetWatches {
+                    v2: op == OpCode::SetWatches2,
                     relative_zxid: r.i64()?,
                     data: r.vec()?,
                     exist: r.vec()?,
@@ -223,6 +272,7 @@ impl Request {
             Request::CheckWatches { .. } => OpCode::CheckWatches,
             Request::RemoveWatches { .. } => OpCode::RemoveWatches,
             Request::Auth { .. } => OpCode::Auth,
+            Request::SetWatches(sw) if sw.v2 => OpCode::SetWatches2,
             Request::SetWatches(_) => OpCode::SetWatches,
             Request::Sasl => OpCode::Sasl,
             Request::GetEphemerals { .. } => OpCode::GetEphemerals,
@@ -311,6 +361,10 @@ impl Request {
                 w.vec(&sw.data);
                 w.vec(&sw.exist);
                 w.vec(&sw.child);
+                if sw.v2 {
+                    w.vec(&sw.persistent);
+                    w.vec(&sw.persistent_recursive);
+                }
             }
             Request::GetEphemerals { prefix } => w.string(prefix),
             Request::AddWatch { path, mode } => {

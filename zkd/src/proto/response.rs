@@ -10,14 +10,30 @@ use bytes::Bytes;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
     Empty,
-    Create { path: String },
-    Create2 { path: String, stat: Stat },
+    Create {
+        path: String,
+    },
+    Create2 {
+        path: String,
+        stat: Stat,
+    },
     Stat(Stat),
-    GetData { data: Option<Bytes>, stat: Stat },
-    GetAcl { acl: Vec<Acl>, stat: Stat },
+    GetData {
+        data: Option<Bytes>,
+        stat: Stat,
+    },
+    GetAcl {
+        acl: Vec<Acl>,
+        stat: Stat,
+    },
     Children(Vec<String>),
-    Children2 { children: Vec<String>, stat: Stat },
-    Sync { path: String },
+    Children2 {
+        children: Vec<String>,
+        stat: Stat,
+    },
+    Sync {
+        path: String,
+    },
     Multi(Vec<OpResult>),
     AllChildrenNumber(i32),
     Ephemerals(Vec<String>),
@@ -26,6 +42,9 @@ pub enum Response {
     ErrorRecord(i32),
     /// The answer to a SASL token when no SASL server is set up: a null token.
     Sasl,
+    /// A body already encoded: child lists are written straight from the
+    /// tree, without copying every name first.
+    Encoded(Vec<u8>),
 }
 
 impl Response {
@@ -55,6 +74,7 @@ impl Response {
             Response::AllChildrenNumber(n) | Response::ErrorRecord(n) => w.i32(*n),
             Response::WhoAmI(infos) => w.vec(infos),
             Response::Sasl => w.opt_buffer(None),
+            Response::Encoded(bytes) => w.raw(bytes),
         }
     }
 }

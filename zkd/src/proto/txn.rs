@@ -59,13 +59,32 @@ pub enum Txn {
         ttl: i64,
     },
     /// delete and deleteContainer.
-    Delete { path: String },
-    SetData { path: String, data: Option<Bytes>, version: i32 },
-    SetAcl { path: String, acl: Vec<Acl>, version: i32 },
-    Check { path: String, version: i32 },
-    CreateSession { timeout_ms: i32 },
-    CloseSession { paths_to_delete: Vec<String> },
-    Error { err: i32 },
+    Delete {
+        path: String,
+    },
+    SetData {
+        path: String,
+        data: Option<Bytes>,
+        version: i32,
+    },
+    SetAcl {
+        path: String,
+        acl: Vec<Acl>,
+        version: i32,
+    },
+    Check {
+        path: String,
+        version: i32,
+    },
+    CreateSession {
+        timeout_ms: i32,
+    },
+    CloseSession {
+        paths_to_delete: Vec<String>,
+    },
+    Error {
+        err: i32,
+    },
     /// Each sub-transaction with its own type code.
     Multi(Vec<(i32, Txn)>),
 }
@@ -201,7 +220,13 @@ impl Txn {
                 }
                 let mut txns = Vec::new();
                 for _ in 0..n {
+                    let at = r.position();
                     let kind = r.i32()?;
+                    if kind == OpCode::Multi.code() {
+                        return Err(JuteError::Invalid(format!(
+                            "multi transaction nested in a multi at offset {at}"
+                        )));
+                    }
                     let body = r.buffer()?;
                     let txn = Txn::decode(kind, &mut Reader::new(body))?;
                     txns.push((kind, txn));

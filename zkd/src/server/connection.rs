@@ -2,11 +2,11 @@
 //! connection with one log line and touches nothing else.
 
 use super::core::{CoreMsg, ToConn};
+use crate::fourletter::Word;
 use crate::proto::connect::ConnectRequest;
 use crate::proto::request::{DecodeError, Request};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use crate::fourletter::Word;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -86,7 +86,9 @@ impl Connection {
             Ended::Eof | Ended::Closed => {
                 tracing::debug!(conn = self.id, client = %self.peer, "connection closed")
             }
-            Ended::Io(e) => tracing::debug!(conn = self.id, client = %self.peer, error = %e, "connection error"),
+            Ended::Io(e) => {
+                tracing::debug!(conn = self.id, client = %self.peer, error = %e, "connection error")
+            }
             Ended::BadLength(len) => tracing::warn!(
                 conn = self.id,
                 client = %self.peer,
@@ -102,7 +104,11 @@ impl Connection {
         }
     }
 
-    async fn read_body(&self, rd: &mut BufReader<OwnedReadHalf>, len: i64) -> Result<Vec<u8>, Ended> {
+    async fn read_body(
+        &self,
+        rd: &mut BufReader<OwnedReadHalf>,
+        len: i64,
+    ) -> Result<Vec<u8>, Ended> {
         if len < 0 || len as usize > self.max_frame {
             return Err(Ended::BadLength(len));
         }
@@ -154,7 +160,12 @@ impl Connection {
         }
     }
 
-    async fn four_letter(&self, word: Word, mut rd: BufReader<OwnedReadHalf>, mut wr: OwnedWriteHalf) {
+    async fn four_letter(
+        &self,
+        word: Word,
+        mut rd: BufReader<OwnedReadHalf>,
+        mut wr: OwnedWriteHalf,
+    ) {
         // stmk carries an 8-byte trace mask after the word; a client that
         // never sends it must not hold the task forever.
         let mut extra = Vec::new();
@@ -185,7 +196,11 @@ impl Connection {
     }
 }
 
-async fn write_loop(wr: OwnedWriteHalf, mut rx: mpsc::UnboundedReceiver<ToConn>, stop: Arc<Notify>) {
+async fn write_loop(
+    wr: OwnedWriteHalf,
+    mut rx: mpsc::UnboundedReceiver<ToConn>,
+    stop: Arc<Notify>,
+) {
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     'outer: while let Some(msg) = rx.recv().await {
         let mut next = Some(msg);

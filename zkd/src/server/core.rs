@@ -15,8 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
+use super::storage::{Snapshotter, StorageCmd, StorageThread};
 use super::Clock;
 use crate::fourletter::{ConnStats, ServerStats};
+use crate::proto::txn::{Txn, TxnHeader};
 
 pub enum CoreMsg {
     Connect {
@@ -37,6 +39,16 @@ pub enum CoreMsg {
     },
     Disconnected {
         conn: ConnId,
+    },
+    /// The log holds every transaction up to `zxid` durably.
+    Persisted {
+        generation: u64,
+        zxid: i64,
+    },
+    /// The log could not take the transactions from `zxid` on.
+    PersistFailed {
+        generation: u64,
+        zxid: i64,
     },
     FourLetter {
         word: crate::fourletter::Word,
@@ -76,12 +88,36 @@ pub(super) struct Core {
     pub trace_mask: i64,
     pub myid: Option<u64>,
     dirty: Vec<ConnId>,
+    log: Option<StorageThread>,
+    /// Bumped when the log fails, so stale acknowledgements are ignored.
+    generation: u64,
+    unlogged: Vec<(TxnHeader, Txn)>,
+    snapshots: Snapshotter,
+    txns_since_snapshot: u64,
+    snapshot_after: u64,
 }
 
 impl Core {
-    pub fn new(cfg: &ZooCfg, clock: Clock, client_addr: SocketAddr, throttle: Arc<Semaphore>) -> Self {
-        let engine = Engine::new(super::engine_config(cfg), clock.now());
+    pub fn new(
+        cfg: &ZooCfg,
+        clock: Clock,
+        client_addr: SocketAddr,
+        throttle: Arc<Semaphore>,
+        durable: super::Durable,
+    ) -> Self {
+        let engine = Engine::with_tree(
+            super::engine_config(cfg),
+            durable.tree,
+            durable.sessions,
+            clock.now(),
+        );
         Core {
+            log: Some(durable.log),
+            generation: 0,
+            unlogged: Vec::new(),
+            snapshots: durable.snapshots,
+            txns_since_snapshot: 0,
+            snapshot_after: snapshot_threshold(cfg.snap_count),
             engine,
             cfg: cfg.clone(),
             clock,
@@ -96,7 +132,11 @@ impl Core {
         }
     }
 
-    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<CoreMsg>, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(
+        mut self,
+        mut rx: mpsc::UnboundedReceiver<CoreMsg>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let mut ticker = tokio::time::interval(Duration::from_millis(50));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -121,6 +161,10 @@ impl Core {
         }
         for (_, c) in self.conns.drain() {
             let _ = c.out.send(ToConn::Close);
+        }
+        if let Some(log) = self.log.take() {
+            // Flushes what was queued; blocking is fine while shutting down.
+            tokio::task::block_in_place(|| log.stop());
         }
     }
 
@@ -170,8 +214,12 @@ impl Core {
                 entry.waiting.push_back((request_xid, received, code));
                 match request {
                     Ok(r) => self.engine.request(conn, request_xid, r, now),
-                    Err(DecodeError::UnknownOp(_)) => self.engine.unknown_request(conn, request_xid),
-                    Err(DecodeError::Malformed(..)) => self.engine.malformed_request(conn, request_xid),
+                    Err(DecodeError::UnknownOp(_)) => {
+                        self.engine.unknown_request(conn, request_xid)
+                    }
+                    Err(DecodeError::Malformed(..)) => {
+                        self.engine.malformed_request(conn, request_xid)
+                    }
                 }
             }
             CoreMsg::Disconnected { conn } => {
@@ -179,6 +227,17 @@ impl Core {
                     self.throttle.add_permits(entry.waiting.len());
                 }
                 self.engine.disconnected(conn);
+            }
+            CoreMsg::Persisted { generation, zxid } => {
+                if generation == self.generation {
+                    self.engine.persisted(zxid, now);
+                }
+            }
+            CoreMsg::PersistFailed { generation, zxid } => {
+                if generation == self.generation {
+                    self.generation += 1;
+                    self.engine.persist_failed(zxid, now);
+                }
             }
             CoreMsg::FourLetter {
                 word,
@@ -196,19 +255,43 @@ impl Core {
         loop {
             let outputs: Vec<Output> = self.engine.drain().collect();
             if outputs.is_empty() {
-                return;
+                break;
             }
-            let mut durable_up_to = None;
             for output in outputs {
                 match output {
-                    // No storage yet in this layer: durable once prepared.
-                    Output::Persist { header, .. } => durable_up_to = Some(header.zxid),
+                    Output::Persist { header, txn } => self.unlogged.push((header, txn)),
                     other => self.route(other),
                 }
             }
-            if let Some(zxid) = durable_up_to {
-                self.engine.persisted(zxid, self.clock.now());
-            }
+        }
+        if self.unlogged.is_empty() {
+            return;
+        }
+        self.txns_since_snapshot += self.unlogged.len() as u64;
+        let txns = std::mem::take(&mut self.unlogged);
+        if let Some(log) = &self.log {
+            log.send(StorageCmd::Append {
+                generation: self.generation,
+                txns,
+            });
+        }
+        if self.txns_since_snapshot > self.snapshot_after && !self.snapshots.is_busy() {
+            self.take_snapshot();
+        }
+    }
+
+    /// 3.8's rhythm: roll the log and snapshot the tree after a randomised
+    /// number of transactions, so members of an ensemble do not all
+    /// snapshot at once. The tree copy is O(1); writing it happens elsewhere.
+    fn take_snapshot(&mut self) {
+        if let Some(log) = &self.log {
+            log.send(StorageCmd::Roll);
+        }
+        let tree = self.engine.tree().snapshot_copy();
+        let sessions = self.engine.sessions().all();
+        if self.snapshots.start(tree, sessions) {
+            self.txns_since_snapshot = 0;
+            self.snapshot_after = snapshot_threshold(self.cfg.snap_count);
         }
     }
 
@@ -257,9 +340,13 @@ impl Core {
                     if op != OpCode::Auth {
                         let latency = received.elapsed().as_millis() as i64;
                         let end = now.mono_ms as i64;
-                        entry
-                            .stats
-                            .record_response(reply_xid as i64, zxid, op.short_name(), end - latency, end);
+                        entry.stats.record_response(
+                            reply_xid as i64,
+                            zxid,
+                            op.short_name(),
+                            end - latency,
+                            end,
+                        );
                         self.stats.record_request_latency(latency, op.is_write());
                     }
                 }
@@ -302,4 +389,14 @@ impl Core {
             }
         }
     }
+}
+
+/// snapCount/2 plus a random share of snapCount/2, as 3.8 draws it.
+fn snapshot_threshold(snap_count: u64) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let half = (snap_count / 2).max(1);
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    half + random % half
 }

@@ -44,7 +44,12 @@ impl fourletter::Source for CoreView<'_> {
         let (open_fds, max_fds) = host::file_descriptor_counts();
         Figures {
             last_zxid: tree.last_zxid,
-            outstanding_requests: self.core.conns.values().map(|c| c.waiting.len() as u64).sum(),
+            outstanding_requests: self
+                .core
+                .conns
+                .values()
+                .map(|c| c.waiting.len() as u64)
+                .sum(),
             alive_connections: self.core.conns.len() as u64 + 1,
             // 3.8's node table holds the root under both "" and "/", and
             // its counts show it: a fresh server reports 5 nodes.
@@ -127,7 +132,9 @@ impl fourletter::Source for CoreView<'_> {
                 let expires = engine
                     .sessions()
                     .get(session_id)
-                    .map_or(self.core.clock.now().wall_ms + 10_000, |s| self.wall(s.expires_at));
+                    .map_or(self.core.clock.now().wall_ms + 10_000, |s| {
+                        self.wall(s.expires_at)
+                    });
                 (
                     expires,
                     ConnRef {

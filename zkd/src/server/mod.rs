@@ -7,9 +7,13 @@ mod connection;
 mod core;
 mod fourletter_glue;
 mod listener;
+mod storage;
 
 use crate::config::ZooCfg;
 use crate::engine::{EngineConfig, Now};
+use crate::storage::{
+    DataDirLock, DataDirs, LogOptions, RecoverOptions, Recovered, StorageError, TxnLogWriter,
+};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +35,68 @@ pub struct Server {
     client_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
     core: tokio::task::JoinHandle<()>,
+    /// Held for the server's life: no second process may use the dataDir.
+    _locks: Vec<DataDirLock>,
+}
+
+/// What recovery hands the core: the tree and sessions from disk, and the
+/// writers that keep them there.
+pub(crate) struct Durable {
+    pub tree: crate::tree::DataTree,
+    pub sessions: Vec<(i64, u32)>,
+    pub log: storage::StorageThread,
+    pub snapshots: storage::Snapshotter,
+}
+
+/// Why a server could not start, as one line for the operator.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Storage(#[from] StorageError),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// Locks the data directories and rebuilds the tree from them.
+fn recover(cfg: &ZooCfg) -> Result<(Vec<DataDirLock>, Recovered), StorageError> {
+    let dirs = DataDirs::from_config(cfg);
+    dirs.prepare()?;
+    let mut locks = vec![DataDirLock::acquire(&cfg.data_dir)?];
+    if cfg.data_log_dir() != cfg.data_dir.as_path() {
+        locks.push(DataDirLock::acquire(cfg.data_log_dir())?);
+    }
+    let started = std::time::Instant::now();
+    let tree_options = crate::tree::TreeOptions {
+        extended_types: cfg.extended_types_enabled,
+    };
+    let recovered = crate::storage::recover(&dirs, &RecoverOptions::new(tree_options))?;
+    let s = &recovered.summary;
+    for warning in &s.warnings {
+        tracing::warn!("{warning}");
+    }
+    if let Some(tail) = &s.truncated {
+        tracing::warn!(%tail, "cut a torn record off the end of the transaction log");
+    }
+    tracing::info!(
+        snapshot = %s.snapshot.as_ref().map_or("none".into(), |p| p.display().to_string()),
+        txns_replayed = s.txns_replayed,
+        last_zxid = format_args!("0x{:x}", recovered.last_zxid),
+        nodes = recovered.tree.node_count(),
+        sessions = recovered.sessions.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "recovered data directory"
+    );
+    if s.snapshot.is_none() {
+        // Without a snapshot, logs alone are refused at the next start (as
+        // 3.8 refuses them), so the first one is written before serving.
+        crate::storage::write_snapshot(
+            &dirs.snap_dir(),
+            &recovered.tree,
+            &recovered.sessions,
+            recovered.last_zxid,
+        )?;
+    }
+    Ok((locks, recovered))
 }
 
 /// Both clocks, read once per event.
@@ -74,10 +140,12 @@ pub fn engine_config(cfg: &ZooCfg) -> EngineConfig {
 impl Server {
     /// Binds the client port and starts serving. Returns once the port
     /// accepts connections.
-    pub async fn start(cfg: ZooCfg) -> io::Result<Server> {
+    pub async fn start(cfg: ZooCfg) -> Result<Server, StartError> {
         let addr = cfg.client_addr().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "no clientPort configured")
         })?;
+        let (locks, recovered) = tokio::task::block_in_place(|| recover(&cfg))?;
+        let had_snapshot = recovered.summary.snapshot.is_some();
         let socket = if addr.is_ipv4() {
             tokio::net::TcpSocket::new_v4()?
         } else {
@@ -100,7 +168,23 @@ impl Server {
         let throttle = Arc::new(tokio::sync::Semaphore::new(
             limits.global_outstanding.max(1) as usize,
         ));
-        let core_state = core::Core::new(&cfg, clock.clone(), client_addr, throttle.clone());
+        let dirs = DataDirs::from_config(&cfg);
+        let log_options = LogOptions::from_config(&cfg);
+        let writer = TxnLogWriter::open(&dirs.log_dir(), log_options)?;
+        let log = storage::StorageThread::start(writer, cfg.force_sync, core_tx.clone());
+        let snapshots = storage::Snapshotter::new(dirs.snap_dir());
+        if had_snapshot {
+            // 3.8 snapshots at every start; here it runs beside serving.
+            snapshots.start(recovered.tree.snapshot_copy(), recovered.sessions.clone());
+        }
+        let durable = Durable {
+            tree: recovered.tree,
+            sessions: recovered.sessions,
+            log,
+            snapshots,
+        };
+        let core_state =
+            core::Core::new(&cfg, clock.clone(), client_addr, throttle.clone(), durable);
         let core = tokio::spawn(core_state.run(core_rx, shutdown_rx.clone()));
         tokio::spawn(listener::accept_loop(
             listener,
@@ -114,6 +198,7 @@ impl Server {
             client_addr,
             shutdown,
             core,
+            _locks: locks,
         })
     }
 

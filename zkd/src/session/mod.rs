@@ -120,6 +120,18 @@ impl SessionTracker {
         self.sessions.get(&id).is_some_and(|s| !s.closing)
     }
 
+    /// Undoes [`SessionTracker::set_closing`] when the close could not be
+    /// made durable: the session lives on and may expire again later.
+    pub fn reopen(&mut self, id: i64, now: u64) {
+        if let Some(s) = self.sessions.get(&id).copied() {
+            if s.closing {
+                self.sessions.get_mut(&id).expect("present").closing = false;
+                let timeout = s.timeout_ms;
+                self.add(id, timeout, now);
+            }
+        }
+    }
+
     pub fn set_closing(&mut self, id: i64) {
         if let Some(s) = self.sessions.get_mut(&id) {
             s.closing = true;

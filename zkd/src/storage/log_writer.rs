@@ -83,6 +83,8 @@ struct ActiveFile {
     file: File,
     /// Bytes written to the file so far (header included).
     written: u64,
+    /// Bytes the last successful `flush_and_sync` covered.
+    synced: u64,
     /// The file's length after preallocation.
     allocated: u64,
 }
@@ -98,12 +100,14 @@ pub struct TxnLogWriter {
     /// Records appended but not yet written to `current`.
     pending: Vec<u8>,
     /// Files rolled away from whose last bytes still need an fdatasync.
-    unsynced: Vec<(PathBuf, File)>,
+    unsynced: Vec<ActiveFile>,
     /// A log file was created since the directory was last synced.
     dir_dirty: bool,
     /// Something was written since the last sync.
     dirty: bool,
     last_zxid: i64,
+    /// The zxid of the last record the last successful sync covered.
+    synced_zxid: i64,
     stats: LogStats,
     scratch: Vec<u8>,
 }
@@ -125,6 +129,7 @@ impl TxnLogWriter {
             dir_dirty: false,
             dirty: false,
             last_zxid: 0,
+            synced_zxid: 0,
             stats: LogStats::default(),
             scratch: Vec::new(),
         })
@@ -219,8 +224,10 @@ impl TxnLogWriter {
         self.write_pending()?;
         if force_sync && (self.dirty || !self.unsynced.is_empty() || self.dir_dirty) {
             let start = Instant::now();
-            for (path, f) in &self.unsynced {
-                f.sync_data().map_err(StorageError::io("fdatasync", path))?;
+            for old in &self.unsynced {
+                old.file
+                    .sync_data()
+                    .map_err(StorageError::io("fdatasync", &old.path))?;
             }
             if let Some(cur) = &self.current {
                 cur.file
@@ -235,6 +242,10 @@ impl TxnLogWriter {
             self.stats.syncs += 1;
         }
         self.unsynced.clear();
+        if let Some(cur) = self.current.as_mut() {
+            cur.synced = cur.written;
+        }
+        self.synced_zxid = self.last_zxid;
         self.dirty = false;
         if let (Some(limit), Some(cur)) = (self.opts.size_limit_bytes, &self.current) {
             if cur.written > limit {
@@ -253,7 +264,7 @@ impl TxnLogWriter {
         self.write_pending()?;
         if let Some(cur) = self.current.take() {
             self.stats.previous_files_bytes += cur.written;
-            self.unsynced.push((cur.path, cur.file));
+            self.unsynced.push(cur);
         }
         Ok(())
     }
@@ -261,6 +272,50 @@ impl TxnLogWriter {
     /// Writes and syncs everything, then closes the files.
     pub fn close(mut self) -> Result<(), StorageError> {
         self.flush_and_sync(true).map(|_| ())
+    }
+
+    /// After a failed append or sync: forgets every record the last
+    /// successful `flush_and_sync` did not cover, cutting them off the
+    /// files (removing files that hold none of the earlier ones), so that
+    /// the transactions whose writes failed can never be replayed and their
+    /// zxids can be handed out again. The next append starts a new file.
+    /// An error here means the log cannot be trusted: stop the server.
+    pub fn abandon_unsynced(mut self) -> Result<TxnLogWriter, StorageError> {
+        self.pending.clear();
+        // Rolled files were counted in full when rolled away from; count
+        // the current one now, then take back what is cut off.
+        if let Some(cur) = self.current.take() {
+            self.stats.previous_files_bytes += cur.written;
+            self.unsynced.push(cur);
+        }
+        for f in std::mem::take(&mut self.unsynced) {
+            let kept = if f.synced <= FILE_HEADER_LEN {
+                0
+            } else {
+                f.synced
+            };
+            self.stats.previous_files_bytes -= f.written - kept;
+            if kept == 0 {
+                drop(f.file);
+                fs::remove_file(&f.path)
+                    .map_err(StorageError::io("remove abandoned log", &f.path))?;
+                self.dir_dirty = true;
+            } else {
+                f.file
+                    .set_len(f.synced)
+                    .map_err(StorageError::io("truncate abandoned records", &f.path))?;
+                f.file
+                    .sync_all()
+                    .map_err(StorageError::io("fsync truncated log", &f.path))?;
+            }
+        }
+        if self.dir_dirty {
+            sync_dir(&self.dir)?;
+            self.dir_dirty = false;
+        }
+        self.last_zxid = self.synced_zxid;
+        self.dirty = false;
+        Ok(self)
     }
 
     fn start_file(&mut self, zxid: i64) -> Result<(), StorageError> {
@@ -293,6 +348,7 @@ impl TxnLogWriter {
             path,
             file,
             written: 0,
+            synced: 0,
             allocated: FILE_HEADER_LEN,
         };
         active

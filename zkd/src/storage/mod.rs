@@ -36,13 +36,15 @@ pub use dirs::DataDirs;
 pub use entry::{FileHeader, LogEntry, TxnDigest, FORMAT_VERSION, SNAP_MAGIC, TXNLOG_MAGIC};
 pub use epoch::{read_epoch, write_epoch, EpochFile};
 pub use error::StorageError;
-pub use files::{log_file_name, snapshot_file_name, zxid_from_name};
-pub use lock::DataDirLock;
+pub use files::{log_file_name, snapshot_file_name, zxid_from_name, LOG_PREFIX, SNAPSHOT_PREFIX};
+pub use lock::{DataDirLock, LOCK_FILE};
 pub use log_reader::{read_logs, LogReplay, TruncatedTail};
 pub use log_writer::{LogOptions, LogStats, SyncReport, TxnLogWriter};
 pub use purge::{purge, MIN_RETAIN_COUNT};
 pub use recover::{recover, RecoverOptions, Recovered, RecoverySummary};
-pub use snap_read::{newest_valid_snapshot, read_snapshot, LoadedSnapshot, SkippedSnapshot};
+pub use snap_read::{
+    newest_valid_snapshot, read_snapshot, LoadedSnapshot, SkippedSnapshot, SnapshotDigest,
+};
 pub use snap_write::{write_snapshot, SnapshotInfo};
 
 /// `zookeeper.preAllocSize`'s default: log files grow in 64 MiB steps.

@@ -154,12 +154,14 @@ impl SnapInput<'_> {
         let mut acl_refs = self.acls(&mut tree)?;
         self.nodes(&mut tree, &mut acl_refs)?;
         self.check_seal("the snapshot")?;
-        let digest = if self.r.offset() == self.len {
-            None
-        } else {
-            let d = self.digest()?;
-            self.check_seal("the digest section")?;
-            Some(d)
+        // As 3.8: a digest section cut short counts as none (3.8 warns and
+        // loads the snapshot); a whole one must be followed by its seal.
+        let digest = match self.digest()? {
+            Some(d) => {
+                self.check_seal("the digest section")?;
+                Some(d)
+            }
+            None => None,
         };
         Ok(LoadedSnapshot {
             path: self.path.to_path_buf(),
@@ -274,24 +276,44 @@ impl SnapInput<'_> {
         Ok(())
     }
 
-    fn digest(&mut self) -> Result<SnapshotDigest, StorageError> {
+    /// The digest section, or `None` when the file ends before all of it.
+    fn digest(&mut self) -> Result<Option<SnapshotDigest>, StorageError> {
+        if self.left() < 12 {
+            return Ok(None);
+        }
         let zxid = self.i64("the digest zxid")?;
         let version = self.i32("the digest version")?;
         let digest = if version < 2 {
             // Before version 2 the digest was a hex string.
             let at = self.r.offset();
-            let s = self.string("the digest")?;
+            if self.left() < 4 {
+                return Ok(None);
+            }
+            let len = self.i32("the digest length")?;
+            if len < 0 || len as u64 > self.left() {
+                return Ok(None);
+            }
+            let mut b = vec![0u8; len as usize];
+            self.exact(&mut b, "the digest")?;
+            let s = String::from_utf8_lossy(&b).into_owned();
             u64::from_str_radix(&s, 16)
                 .map(|v| v as i64)
                 .map_err(|_| self.corrupt(at, format!("digest {s:?} is not hex")))?
         } else {
+            if self.left() < 8 {
+                return Ok(None);
+            }
             self.i64("the digest")?
         };
-        Ok(SnapshotDigest {
+        Ok(Some(SnapshotDigest {
             zxid,
             version,
             digest,
-        })
+        }))
+    }
+
+    fn left(&self) -> u64 {
+        self.len.saturating_sub(self.r.offset())
     }
 
     /// 3.8's `checkSealIntegrity`: the Adler-32 of every byte so far, then "/".
@@ -317,7 +339,7 @@ impl SnapInput<'_> {
     fn count(&mut self, what: &str, min_entry_len: u64) -> Result<usize, StorageError> {
         let at = self.r.offset();
         let n = self.i32(what)?;
-        let left = self.len.saturating_sub(self.r.offset());
+        let left = self.left();
         if n < 0 || n as u64 * min_entry_len > left {
             return Err(self.corrupt(at, format!("{what} {n} does not fit the file")));
         }
@@ -342,7 +364,7 @@ impl SnapInput<'_> {
         if n == -1 {
             return Ok(None);
         }
-        let left = self.len.saturating_sub(self.r.offset());
+        let left = self.left();
         if n < 0 || n as u64 > left {
             return Err(self.corrupt(at, format!("{what} has length {n} ({left} bytes left)")));
         }

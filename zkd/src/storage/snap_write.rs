@@ -94,9 +94,24 @@ fn write_to(
 ) -> Result<(u64, u64, i64), StorageError> {
     let file = File::create(tmp).map_err(StorageError::io("create snapshot", tmp))?;
     let mut out = AdlerWriter::new(BufWriter::with_capacity(WRITE_BUFFER, file));
-    let io = StorageError::io("write snapshot", tmp);
-    let mut w = Writer::with_capacity(4096);
+    let (nodes, digest) =
+        write_body(tree, sessions, &mut out).map_err(StorageError::io("write snapshot", tmp))?;
+    let bytes = out.written();
+    let file = out
+        .into_inner()
+        .into_inner()
+        .map_err(|e| StorageError::io("write snapshot", tmp)(e.into_error()))?;
+    file.sync_all()
+        .map_err(StorageError::io("fsync snapshot", tmp))?;
+    Ok((bytes, nodes, digest))
+}
 
+fn write_body(
+    tree: &DataTree,
+    sessions: &[(i64, u32)],
+    out: &mut AdlerWriter<BufWriter<File>>,
+) -> std::io::Result<(u64, i64)> {
+    let mut w = Writer::with_capacity(4096);
     let header = FileHeader {
         magic: SNAP_MAGIC,
         version: FORMAT_VERSION,
@@ -116,25 +131,18 @@ fn write_to(
         w.i64(id);
         w.vec(list);
     }
-    let (nodes, digest) = write_nodes(tree, &mut out, &mut w).map_err(io)?;
+    let (nodes, digest) = write_nodes(tree, out, &mut w)?;
     // The end marker, then 3.8's seal: the checksum so far, and "/".
     w.string("/");
-    flush_chunk(&mut out, &mut w).map_err(StorageError::io("write snapshot", tmp))?;
-    seal(&mut out, &mut w).map_err(StorageError::io("write snapshot", tmp))?;
+    flush_chunk(out, &mut w)?;
+    seal(out, &mut w)?;
     w.i64(tree.last_zxid);
     w.i32(DIGEST_VERSION);
     w.i64(digest);
-    flush_chunk(&mut out, &mut w).map_err(StorageError::io("write snapshot", tmp))?;
-    seal(&mut out, &mut w).map_err(StorageError::io("write snapshot", tmp))?;
-
-    let bytes = out.written();
-    let file = out
-        .into_inner()
-        .into_inner()
-        .map_err(|e| StorageError::io("write snapshot", tmp)(e.into_error()))?;
-    file.sync_all()
-        .map_err(StorageError::io("fsync snapshot", tmp))?;
-    Ok((bytes, nodes, digest))
+    flush_chunk(out, &mut w)?;
+    seal(out, &mut w)?;
+    out.flush()?;
+    Ok((nodes, digest))
 }
 
 /// Pre-order from the root, children in name order (3.8 uses its hash
@@ -166,13 +174,12 @@ fn write_nodes(
     Ok((count, digest))
 }
 
+/// Hands the encoded bytes on and empties the encoder, keeping its buffer.
 fn flush_chunk(out: &mut impl Write, w: &mut Writer) -> std::io::Result<()> {
     out.write_all(w.as_slice())?;
-    *w = Writer::from_vec({
-        let mut v = std::mem::take(w).into_vec();
-        v.clear();
-        v
-    });
+    let mut buf = std::mem::take(w).into_vec();
+    buf.clear();
+    *w = Writer::from_vec(buf);
     Ok(())
 }
 

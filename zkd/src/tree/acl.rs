@@ -62,7 +62,12 @@ impl AclCache {
         if id == OPEN_UNSAFE_ACL_ID {
             return std::borrow::Cow::Owned(Acl::open_unsafe());
         }
-        std::borrow::Cow::Borrowed(self.by_id.get(&id).map(|(l, _)| l.as_slice()).unwrap_or(&[]))
+        std::borrow::Cow::Borrowed(
+            self.by_id
+                .get(&id)
+                .map(|(l, _)| l.as_slice())
+                .unwrap_or(&[]),
+        )
     }
 
     /// Every (id, list) pair, ordered by id, as snapshots write them.
@@ -253,13 +258,19 @@ mod tests {
     #[test]
     fn digest_matches_zookeeper() {
         // kazoo's harness sets super:D/InIHSb7yEEbrWz8b9l71RjZJU= for "super:test".
-        assert_eq!(digest_id("super:test"), "super:D/InIHSb7yEEbrWz8b9l71RjZJU=");
+        assert_eq!(
+            digest_id("super:test"),
+            "super:D/InIHSb7yEEbrWz8b9l71RjZJU="
+        );
     }
 
     #[test]
     fn world_digest_ip_and_super() {
         let d = digest_id("bob:pw");
-        let list = vec![acl(perms::READ, "digest", &d), acl(perms::WRITE, "ip", "10.0.0.0/8")];
+        let list = vec![
+            acl(perms::READ, "digest", &d),
+            acl(perms::WRITE, "ip", "10.0.0.0/8"),
+        ];
         let bob = vec![Id::new("ip", "127.0.0.1"), Id::new("digest", &d)];
         let lan = vec![Id::new("ip", "10.1.2.3")];
         assert!(permits(&list, perms::READ, &bob));

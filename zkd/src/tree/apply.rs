@@ -44,7 +44,12 @@ impl TxnResult {
 impl DataTree {
     /// Applies one transaction. Errors are values: replaying a log may
     /// legitimately meet a create whose node a fuzzy snapshot already has.
-    pub fn apply(&mut self, hdr: &TxnHeader, txn: &Txn, events: &mut Vec<Notification>) -> TxnResult {
+    pub fn apply(
+        &mut self,
+        hdr: &TxnHeader,
+        txn: &Txn,
+        events: &mut Vec<Notification>,
+    ) -> TxnResult {
         let result = self.apply_one(hdr, hdr.kind, txn, events);
         if hdr.zxid > self.last_zxid {
             self.last_zxid = hdr.zxid;
@@ -52,7 +57,13 @@ impl DataTree {
         result
     }
 
-    fn apply_one(&mut self, hdr: &TxnHeader, kind: i32, txn: &Txn, events: &mut Vec<Notification>) -> TxnResult {
+    fn apply_one(
+        &mut self,
+        hdr: &TxnHeader,
+        kind: i32,
+        txn: &Txn,
+        events: &mut Vec<Notification>,
+    ) -> TxnResult {
         let mut rc = TxnResult::new(kind);
         let outcome: Result<(), ErrorCode> = match txn {
             Txn::Create {
@@ -64,8 +75,20 @@ impl DataTree {
             } => {
                 rc.path = Some(path.clone());
                 let owner = if *ephemeral { hdr.client_id } else { 0 };
-                self.create_node(path, data, acl, owner, *parent_cversion, hdr, events)
-                    .map(|s| rc.stat = Some(s))
+                // 3.8 repairs the parent's counters on a replayed create
+                // that meets its node only for plain creates.
+                let repair = kind == OpCode::Create.code();
+                self.create_node(
+                    path,
+                    data,
+                    acl,
+                    owner,
+                    *parent_cversion,
+                    repair,
+                    hdr,
+                    events,
+                )
+                .map(|s| rc.stat = Some(s))
             }
             Txn::CreateContainer {
                 path,
@@ -74,8 +97,17 @@ impl DataTree {
                 parent_cversion,
             } => {
                 rc.path = Some(path.clone());
-                self.create_node(path, data, acl, CONTAINER_OWNER, *parent_cversion, hdr, events)
-                    .map(|s| rc.stat = Some(s))
+                self.create_node(
+                    path,
+                    data,
+                    acl,
+                    CONTAINER_OWNER,
+                    *parent_cversion,
+                    false,
+                    hdr,
+                    events,
+                )
+                .map(|s| rc.stat = Some(s))
             }
             Txn::CreateTtl {
                 path,
@@ -86,7 +118,7 @@ impl DataTree {
             } => {
                 rc.path = Some(path.clone());
                 let owner = super::ttl_owner(*ttl).unwrap_or(0);
-                self.create_node(path, data, acl, owner, *parent_cversion, hdr, events)
+                self.create_node(path, data, acl, owner, *parent_cversion, false, hdr, events)
                     .map(|s| rc.stat = Some(s))
             }
             Txn::Delete { path } => {
@@ -129,7 +161,13 @@ impl DataTree {
 
     /// 3.8's rule: if any sub-op failed, every sub-op is applied as an error
     /// (Ok before the failure, RuntimeInconsistency after it).
-    fn apply_multi(&mut self, hdr: &TxnHeader, txns: &[(i32, Txn)], rc: &mut TxnResult, events: &mut Vec<Notification>) {
+    fn apply_multi(
+        &mut self,
+        hdr: &TxnHeader,
+        txns: &[(i32, Txn)],
+        rc: &mut TxnResult,
+        events: &mut Vec<Notification>,
+    ) {
         let error = OpCode::Error.code();
         let failed = txns.iter().any(|(k, _)| *k == error);
         let mut past_failure = false;
@@ -160,6 +198,7 @@ impl DataTree {
         acl: &[Acl],
         owner: i64,
         parent_cversion: i32,
+        repair_on_exists: bool,
         hdr: &TxnHeader,
         events: &mut Vec<Notification>,
     ) -> Result<Stat, ErrorCode> {
@@ -171,6 +210,9 @@ impl DataTree {
         let zxid = hdr.zxid;
         let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
         if parent.children.contains(name) {
+            if !repair_on_exists {
+                return Err(ErrorCode::NodeExists);
+            }
             // Replaying over a fuzzy snapshot: the node is there already,
             // but the parent's counters must still move forward.
             let cv = if parent_cversion == -1 {
@@ -223,7 +265,12 @@ impl DataTree {
         Ok(client_stat)
     }
 
-    fn delete_node(&mut self, p: &str, zxid: i64, events: &mut Vec<Notification>) -> Result<(), ErrorCode> {
+    fn delete_node(
+        &mut self,
+        p: &str,
+        zxid: i64,
+        events: &mut Vec<Notification>,
+    ) -> Result<(), ErrorCode> {
         if p == "/" {
             return Err(ErrorCode::BadArguments);
         }
@@ -282,7 +329,13 @@ impl DataTree {
 
     /// Removes a session's ephemerals. The transaction names them (3.8's
     /// closeSessionTxn); an old-style empty list means "whatever it owns".
-    fn kill_session(&mut self, session: i64, listed: &[String], zxid: i64, events: &mut Vec<Notification>) {
+    fn kill_session(
+        &mut self,
+        session: i64,
+        listed: &[String],
+        zxid: i64,
+        events: &mut Vec<Notification>,
+    ) {
         let mut paths: Vec<String> = if listed.is_empty() {
             self.ephemerals_of(session)
         } else {

@@ -56,7 +56,9 @@ pub struct TreeOptions {
 }
 
 pub struct DataTree {
-    nodes: HashMap<String, Node>,
+    /// A persistent map: cloning it is O(1) and shares structure, so a
+    /// snapshot can serialize a consistent copy while writes go on.
+    nodes: imbl::HashMap<String, Node>,
     pub acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -85,7 +87,7 @@ impl DataTree {
     /// An empty tree with the system nodes every 3.8 server has.
     pub fn new(options: TreeOptions) -> Self {
         let mut tree = DataTree {
-            nodes: HashMap::new(),
+            nodes: imbl::HashMap::new(),
             acls: AclCache::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -97,9 +99,24 @@ impl DataTree {
             options,
             quota_paths: BTreeSet::new(),
         };
-        tree.insert_raw("/", Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
-        tree.insert_raw(ZOOKEEPER, Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
-        tree.insert_raw(QUOTA, Some(Bytes::new()), acl::OPEN_UNSAFE_ACL_ID, StatPersisted::default());
+        tree.insert_raw(
+            "/",
+            Some(Bytes::new()),
+            acl::OPEN_UNSAFE_ACL_ID,
+            StatPersisted::default(),
+        );
+        tree.insert_raw(
+            ZOOKEEPER,
+            Some(Bytes::new()),
+            acl::OPEN_UNSAFE_ACL_ID,
+            StatPersisted::default(),
+        );
+        tree.insert_raw(
+            QUOTA,
+            Some(Bytes::new()),
+            acl::OPEN_UNSAFE_ACL_ID,
+            StatPersisted::default(),
+        );
         let read_only = tree.acls.intern(&Acl::read_unsafe());
         // 3.8 sets this ACL with version -1, which leaves aversion at -1.
         let config_stat = StatPersisted {
@@ -274,6 +291,26 @@ impl DataTree {
     /// Every path with its node, in no particular order (snapshots, dumps).
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
         self.nodes.iter()
+    }
+
+    /// A consistent copy of the nodes and ACLs at this moment, for a
+    /// snapshot written by another thread: O(1) for the nodes, which are
+    /// shared until either side changes them. Watches and the ephemeral,
+    /// container and TTL indexes are not copied; the copy is for reading.
+    pub fn snapshot_copy(&self) -> DataTree {
+        DataTree {
+            nodes: self.nodes.clone(),
+            acls: self.acls.clone(),
+            ephemerals: HashMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            data_watches: WatchTable::default(),
+            child_watches: WatchTable::default(),
+            last_zxid: self.last_zxid,
+            data_bytes: self.data_bytes,
+            options: self.options,
+            quota_paths: BTreeSet::new(),
+        }
     }
 
     /// Watch counts for `srvr`/`mntr`: (paths, total registrations).

@@ -38,7 +38,11 @@ impl StatsTrack {
             let mut kv = pair.split('=');
             let key = kv.next().unwrap_or_default();
             let value = kv.next().unwrap_or_default();
-            let value = if value.is_empty() { Ok(-1) } else { value.parse() };
+            let value = if value.is_empty() {
+                Ok(-1)
+            } else {
+                value.parse()
+            };
             if let (false, Ok(v)) = (key.is_empty(), value) {
                 values.insert(key.to_owned(), v);
             }
@@ -76,7 +80,8 @@ impl DataTree {
     fn quota_prefix(&self, p: &str) -> Option<String> {
         let mut best: Option<&String> = None;
         for q in self.quota_paths.iter() {
-            let covers = p == q || (p.starts_with(q.as_str()) && p.as_bytes().get(q.len()) == Some(&b'/'));
+            let covers =
+                p == q || (p.starts_with(q.as_str()) && p.as_bytes().get(q.len()) == Some(&b'/'));
             if covers && q != "/" && best.is_none_or(|b| q.len() > b.len()) {
                 best = Some(q);
             }

@@ -81,12 +81,18 @@ fn create_sets_stat_and_fires_watches() {
     );
     let stat = rc.stat.unwrap();
     assert_eq!((stat.czxid, stat.mzxid, stat.pzxid), (7, 7, 7));
-    assert_eq!((stat.ctime, stat.ephemeral_owner, stat.data_length), (1007, 0x100, 2));
+    assert_eq!(
+        (stat.ctime, stat.ephemeral_owner, stat.data_length),
+        (1007, 0x100, 2)
+    );
     assert_eq!(tree.last_zxid, 7);
     let kinds: Vec<_> = events.iter().map(|n| (n.watcher, n.event.kind)).collect();
     assert_eq!(
         kinds,
-        vec![(1, EventType::NodeCreated), (2, EventType::NodeChildrenChanged)]
+        vec![
+            (1, EventType::NodeCreated),
+            (2, EventType::NodeChildrenChanged)
+        ]
     );
     assert_eq!(tree.ephemerals_of(0x100), vec!["/a".to_string()]);
 }
@@ -98,7 +104,11 @@ fn delete_notifies_a_connection_once() {
     tree.data_watches.add("/a", 1, WatchMode::Standard);
     tree.child_watches.add("/a", 1, WatchMode::Standard);
     let mut events = vec![];
-    tree.apply(&hdr(3, OpCode::Delete), &Txn::Delete { path: "/a".into() }, &mut events);
+    tree.apply(
+        &hdr(3, OpCode::Delete),
+        &Txn::Delete { path: "/a".into() },
+        &mut events,
+    );
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event.kind, EventType::NodeDeleted);
     assert!(tree.data_watches.is_empty() && tree.child_watches.is_empty());
@@ -109,14 +119,28 @@ fn failed_multi_reports_ok_then_error_then_rollback() {
     let mut tree = DataTree::new(TreeOptions::default());
     let txn = Txn::Multi(vec![
         (OpCode::Error.code(), Txn::Error { err: 0 }),
-        (OpCode::Error.code(), Txn::Error { err: ErrorCode::NoNode.code() }),
-        (OpCode::Error.code(), Txn::Error { err: ErrorCode::RuntimeInconsistency.code() }),
+        (
+            OpCode::Error.code(),
+            Txn::Error {
+                err: ErrorCode::NoNode.code(),
+            },
+        ),
+        (
+            OpCode::Error.code(),
+            Txn::Error {
+                err: ErrorCode::RuntimeInconsistency.code(),
+            },
+        ),
     ]);
     let rc = tree.apply(&hdr(2, OpCode::Multi), &txn, &mut vec![]);
     let errs: Vec<_> = rc.multi.iter().map(|r| r.err).collect();
     assert_eq!(
         errs,
-        vec![ErrorCode::Ok, ErrorCode::NoNode, ErrorCode::RuntimeInconsistency]
+        vec![
+            ErrorCode::Ok,
+            ErrorCode::NoNode,
+            ErrorCode::RuntimeInconsistency
+        ]
     );
 }
 

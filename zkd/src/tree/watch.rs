@@ -98,7 +98,8 @@ impl WatchTable {
         if let Some(watchers) = self.by_path.get_mut(path) {
             let mut consumed = Vec::new();
             for (&w, &mode) in watchers.iter() {
-                if mode == WatchMode::PersistentRecursive && kind == EventType::NodeChildrenChanged {
+                if mode == WatchMode::PersistentRecursive && kind == EventType::NodeChildrenChanged
+                {
                     continue;
                 }
                 out.push(w);

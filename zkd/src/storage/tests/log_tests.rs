@@ -379,3 +379,57 @@ fn a_non_log_file_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("not a transaction log"), "{err}");
 }
+
+#[test]
+fn abandoning_unsynced_records_cuts_them_off_and_frees_their_zxids() {
+    let h = history();
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = TxnLogWriter::open(dir.path(), small_prealloc()).unwrap();
+    for (hdr, txn, _) in &h.entries[..5] {
+        w.append(hdr, txn, None).unwrap();
+    }
+    w.flush_and_sync(true).unwrap();
+    let synced = w.current_size();
+    // A batch that fails: records in the first file, a roll, and a new file.
+    for (hdr, txn, _) in &h.entries[5..8] {
+        w.append(hdr, txn, None).unwrap();
+    }
+    w.roll().unwrap();
+    for (hdr, txn, _) in &h.entries[8..10] {
+        w.append(hdr, txn, None).unwrap();
+    }
+    let mut w = w.abandon_unsynced().unwrap();
+    assert_eq!(w.last_zxid(), 5);
+    assert_eq!(
+        fs::metadata(dir.path().join(log_file_name(1)))
+            .unwrap()
+            .len(),
+        synced
+    );
+    assert!(!dir.path().join(log_file_name(9)).exists());
+    assert_eq!(w.total_size(), synced);
+    assert_eq!(read_all(dir.path(), 1), vec![1, 2, 3, 4, 5]);
+    // The same zxids go out again, into a new file.
+    for (hdr, txn, _) in &h.entries[5..] {
+        w.append(hdr, txn, None).unwrap();
+    }
+    w.flush_and_sync(true).unwrap();
+    assert!(dir.path().join(log_file_name(6)).exists());
+    assert_eq!(
+        read_all(dir.path(), 1),
+        (1..=h.last_zxid()).collect::<Vec<_>>()
+    );
+
+    // Nothing synced at all: the file goes.
+    let empty = tempfile::tempdir().unwrap();
+    let mut w = TxnLogWriter::open(empty.path(), small_prealloc()).unwrap();
+    let (hdr, txn, _) = &h.entries[0];
+    w.append(hdr, txn, None).unwrap();
+    w.flush_and_sync(false).unwrap_or_default();
+    let (hdr, txn, _) = &h.entries[1];
+    let mut w = w.abandon_unsynced().unwrap();
+    w.append(hdr, txn, None).unwrap();
+    let w = w.abandon_unsynced().unwrap();
+    assert_eq!(w.last_zxid(), 1);
+    assert_eq!(read_all(empty.path(), 1), vec![1]);
+}

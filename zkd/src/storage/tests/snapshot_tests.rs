@@ -143,7 +143,7 @@ fn the_newest_valid_snapshot_wins_and_invalid_ones_are_reported() {
         .write(true)
         .open(&newest.path)
         .unwrap()
-        .set_len(len - 30)
+        .set_len(len - 60)
         .unwrap();
     fs::write(dir.path().join("snapshot.ff.gz"), b"\x1f\x8b").unwrap();
     let (loaded, skipped) = newest_valid_snapshot(dir.path(), opts()).unwrap();
@@ -343,4 +343,23 @@ fn the_digest_leaves_out_zookeepers_subtree_and_hashes_the_root_as_empty() {
         crc.value(),
         "empty path, empty data, zero stat"
     );
+}
+
+#[test]
+fn a_digest_section_cut_short_counts_as_none_as_in_3_8() {
+    let h = history();
+    let dir = tempfile::tempdir().unwrap();
+    let info = write_snapshot(dir.path(), &h.tree, &h.sessions_vec(), h.last_zxid()).unwrap();
+    let pristine = fs::read(&info.path).unwrap();
+    // The digest section is the 20 bytes before the final 13-byte seal.
+    let digest_at = pristine.len() - 33;
+    for cut in [digest_at, digest_at + 5, digest_at + 12, digest_at + 19] {
+        fs::write(&info.path, &pristine[..cut]).unwrap();
+        let s = read_snapshot(&info.path, opts()).unwrap();
+        assert!(s.digest.is_none(), "cut {cut}");
+        assert_same_tree(&s.tree, &h.tree);
+    }
+    // A whole digest without its seal is not a snapshot 3.8 would load.
+    fs::write(&info.path, &pristine[..digest_at + 20]).unwrap();
+    assert!(read_snapshot(&info.path, opts()).is_err());
 }
