@@ -1,6 +1,6 @@
 //! `zkd`: the ZooKeeper-compatible server daemon.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkd::config::{read_myid, ZooCfg};
@@ -12,13 +12,43 @@ use zkd::server::Server;
 struct Cli {
     /// A ZooKeeper zoo.cfg. Without it, zkd runs standalone on
     /// 127.0.0.1:2181 with its data in ./zkd-data.
-    #[arg(long, short = 'c', value_name = "PATH")]
+    #[arg(long, short = 'c', value_name = "PATH", global = true)]
     config: Option<PathBuf>,
 
     /// Log level (error, warn, info, debug, trace) or a tracing filter;
     /// RUST_LOG takes precedence when set.
-    #[arg(long, default_value = "info", value_name = "LEVEL")]
+    #[arg(long, default_value = "info", value_name = "LEVEL", global = true)]
     log_level: String,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Remove old snapshots and the transaction logs only they need, keeping
+    /// the newest COUNT snapshots (what zkCleanup.sh does). Safe while the
+    /// server runs.
+    Purge {
+        /// Snapshots to keep (at least 3); default autopurge.snapRetainCount.
+        #[arg(long, short = 'n', value_name = "COUNT")]
+        count: Option<usize>,
+    },
+}
+
+fn purge(cfg: &ZooCfg, count: Option<usize>) -> Result<(), String> {
+    let dirs = zkd::storage::DataDirs::from_config(cfg);
+    let retain = count.unwrap_or(cfg.autopurge_snap_retain_count as usize);
+    let removed = zkd::storage::purge(&dirs.snap_dir(), &dirs.log_dir(), retain)
+        .map_err(|e| e.to_string())?;
+    for path in &removed {
+        println!("removed {}", path.display());
+    }
+    println!(
+        "kept the newest {retain} snapshots; removed {} files",
+        removed.len()
+    );
+    Ok(())
 }
 
 fn init_logging(level: &str) {
@@ -67,6 +97,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(Command::Purge { count }) = cli.command {
+        return match purge(&cfg, count) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("zkd purge: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -191,8 +191,16 @@ impl Server {
             core_tx,
             limits,
             throttle,
-            shutdown_rx,
+            shutdown_rx.clone(),
         ));
+        if cfg.autopurge_purge_interval_hours > 0 {
+            tokio::spawn(autopurge(
+                dirs,
+                cfg.autopurge_snap_retain_count as usize,
+                cfg.autopurge_purge_interval_hours,
+                shutdown_rx.clone(),
+            ));
+        }
         tracing::info!(%client_addr, "serving clients");
         Ok(Server {
             client_addr,
@@ -210,5 +218,24 @@ impl Server {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.core.await;
+    }
+}
+
+/// autopurge.*: at start and every `hours`, keep the newest `retain`
+/// snapshots and the logs they need, as 3.8's DatadirCleanupManager does.
+async fn autopurge(dirs: DataDirs, retain: usize, hours: u32, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(hours as u64 * 3600));
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let (snap, log) = (dirs.snap_dir(), dirs.log_dir());
+        match tokio::task::spawn_blocking(move || crate::storage::purge(&snap, &log, retain)).await
+        {
+            Ok(Ok(removed)) => tracing::info!(removed = removed.len(), retain, "autopurge done"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "autopurge failed"),
+            Err(e) => tracing::warn!(error = %e, "autopurge task failed"),
+        }
     }
 }
