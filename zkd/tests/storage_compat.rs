@@ -399,7 +399,7 @@ fn ours(tree: &DataTree) -> BTreeMap<String, Served> {
                     .map(|a| (a.perms, a.id.scheme, a.id.id))
                     .collect(),
             };
-            (p.clone(), served)
+            (p.to_owned(), served)
         })
         .collect()
 }

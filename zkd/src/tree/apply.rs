@@ -208,7 +208,7 @@ impl DataTree {
         let parent_path = path::parent(p);
         let name = path::basename(p);
         let zxid = hdr.zxid;
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent = self.node_mut(parent_path).ok_or(ErrorCode::NoNode)?;
         if parent.children.contains(name) {
             if !repair_on_exists {
                 return Err(ErrorCode::NodeExists);
@@ -258,7 +258,8 @@ impl DataTree {
         };
         let client_stat = self.client_stat(&node);
         let data_len = node.data_len();
-        self.nodes.insert(p.to_owned(), node);
+        self.nodes
+            .insert(std::sync::Arc::from(p), std::sync::Arc::new(node));
         self.quota_created(p, data_len);
         self.fire_data(p, EventType::NodeCreated, None, events);
         self.fire_child(parent_path, EventType::NodeChildrenChanged, None, events);
@@ -275,7 +276,7 @@ impl DataTree {
             return Err(ErrorCode::BadArguments);
         }
         let parent_path = path::parent(p);
-        let parent = self.nodes.get_mut(parent_path).ok_or(ErrorCode::NoNode)?;
+        let parent = self.node_mut(parent_path).ok_or(ErrorCode::NoNode)?;
         parent.children.remove(path::basename(p));
         // A replayed delete may be older than a create a fuzzy snapshot
         // already reflects; pzxid only moves forward.
@@ -303,7 +304,7 @@ impl DataTree {
         hdr: &TxnHeader,
         events: &mut Vec<Notification>,
     ) -> Result<Stat, ErrorCode> {
-        let node = self.nodes.get_mut(p).ok_or(ErrorCode::NoNode)?;
+        let node = self.node_mut(p).ok_or(ErrorCode::NoNode)?;
         let old_len = node.data_len() as u64;
         node.data = data.clone();
         node.stat.mtime = hdr.time;
@@ -321,7 +322,7 @@ impl DataTree {
         let old = self.nodes.get(p).ok_or(ErrorCode::NoNode)?.acl;
         self.acls.release(old);
         let id = self.acls.intern(acl);
-        let node = self.nodes.get_mut(p).expect("checked above");
+        let node = self.node_mut(p).expect("checked above");
         node.acl = id;
         node.stat.aversion = version;
         Ok(self.client_stat(&self.nodes[p]))

@@ -14,6 +14,7 @@ use crate::proto::path;
 use acl::AclCache;
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use watch::WatchTable;
 
 pub use apply::{Notification, TxnResult};
@@ -56,9 +57,10 @@ pub struct TreeOptions {
 }
 
 pub struct DataTree {
-    /// A persistent map: cloning it is O(1) and shares structure, so a
-    /// snapshot can serialize a consistent copy while writes go on.
-    nodes: imbl::HashMap<String, Node>,
+    /// Nodes are shared behind `Arc`s so that a snapshot's copy of the map
+    /// costs reference counts, not node copies; a writer copies a node only
+    /// while a snapshot still holds it (`Arc::make_mut`).
+    nodes: HashMap<Arc<str>, Arc<Node>>,
     pub acls: AclCache,
     ephemerals: HashMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -87,7 +89,7 @@ impl DataTree {
     /// An empty tree with the system nodes every 3.8 server has.
     pub fn new(options: TreeOptions) -> Self {
         let mut tree = DataTree {
-            nodes: imbl::HashMap::new(),
+            nodes: HashMap::new(),
             acls: AclCache::default(),
             ephemerals: HashMap::new(),
             containers: BTreeSet::new(),
@@ -135,20 +137,20 @@ impl DataTree {
     /// for system nodes and snapshot loading.
     pub fn insert_raw(&mut self, p: &str, data: Option<Bytes>, acl: i64, stat: StatPersisted) {
         if p != "/" {
-            if let Some(parent) = self.nodes.get_mut(path::parent(p)) {
+            if let Some(parent) = self.node_mut(path::parent(p)) {
                 parent.children.insert(path::basename(p).to_owned());
             }
         }
         self.data_bytes += (p.len() + data.as_ref().map_or(0, Bytes::len)) as u64;
         self.index_owner(p, stat.ephemeral_owner);
         self.nodes.insert(
-            p.to_owned(),
-            Node {
+            Arc::from(p),
+            Arc::new(Node {
                 data,
                 acl,
                 stat,
                 children: BTreeSet::new(),
-            },
+            }),
         );
     }
 
@@ -204,7 +206,7 @@ impl DataTree {
     }
 
     pub fn node(&self, p: &str) -> Option<&Node> {
-        self.nodes.get(p)
+        self.nodes.get(p).map(Arc::as_ref)
     }
 
     pub fn acl_of(&self, node: &Node) -> Vec<Acl> {
@@ -289,13 +291,18 @@ impl DataTree {
     }
 
     /// Every path with its node, in no particular order (snapshots, dumps).
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &Node)> {
-        self.nodes.iter()
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.nodes.iter().map(|(p, n)| (p.as_ref(), n.as_ref()))
+    }
+
+    /// A node to change; copied first if a snapshot still shares it.
+    pub(crate) fn node_mut(&mut self, p: &str) -> Option<&mut Node> {
+        self.nodes.get_mut(p).map(Arc::make_mut)
     }
 
     /// A consistent copy of the nodes and ACLs at this moment, for a
-    /// snapshot written by another thread: O(1) for the nodes, which are
-    /// shared until either side changes them. Watches and the ephemeral,
+    /// snapshot written by another thread: the map is copied, the nodes
+    /// are shared until the live tree changes them. Watches and the ephemeral,
     /// container and TTL indexes are not copied; the copy is for reading.
     pub fn snapshot_copy(&self) -> DataTree {
         DataTree {

@@ -92,7 +92,7 @@ impl DataTree {
     /// Adds to the figures in a quota's stats node. The node's Stat does not
     /// change, as in 3.8.
     fn add_to_quota(&mut self, quota_path: &str, bytes: i64, count: i64) {
-        let Some(node) = self.nodes.get_mut(&stat_path(quota_path)) else {
+        let Some(node) = self.node_mut(&stat_path(quota_path)) else {
             tracing::error!(quota_path, "quota stats node missing");
             return;
         };
@@ -108,7 +108,7 @@ impl DataTree {
         let (mut count, mut bytes) = (0i64, 0i64);
         let mut stack = vec![quota_path.to_owned()];
         while let Some(p) = stack.pop() {
-            if let Some(node) = self.nodes.get(&p) {
+            if let Some(node) = self.nodes.get(p.as_str()) {
                 count += 1;
                 bytes += node.data_len() as i64;
                 stack.extend(node.children.iter().map(|c| path::join(&p, c)));
@@ -117,7 +117,7 @@ impl DataTree {
         let mut track = StatsTrack::default();
         track.set("count", count);
         track.set("bytes", bytes);
-        if let Some(node) = self.nodes.get_mut(&stat_path(quota_path)) {
+        if let Some(node) = self.node_mut(&stat_path(quota_path)) {
             node.data = Some(Bytes::from(track.render()));
         }
     }

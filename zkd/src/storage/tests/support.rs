@@ -217,7 +217,7 @@ impl History {
 /// Every node of `a` and `b` agrees: paths, data, ACLs and Stats.
 pub fn assert_same_tree(a: &DataTree, b: &DataTree) {
     let paths = |t: &DataTree| {
-        let mut v: Vec<String> = t.iter().map(|(p, _)| p.clone()).collect();
+        let mut v: Vec<String> = t.iter().map(|(p, _)| p.to_owned()).collect();
         v.sort();
         v
     };
