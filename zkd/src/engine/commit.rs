@@ -66,8 +66,12 @@ impl Engine {
                             .get_mut(&conn)
                             .map(|c| std::mem::take(&mut c.held))
                             .unwrap_or_default();
-                        for (xid, request) in held {
-                            self.request(conn, xid, request, now);
+                        for (xid, held) in held {
+                            match held {
+                                Ok(request) => self.request(conn, xid, request, now),
+                                Err(ErrorCode::Unimplemented) => self.unknown_request(conn, xid),
+                                Err(_) => self.malformed_request(conn, xid),
+                            }
                         }
                     }
                 }
@@ -179,6 +183,17 @@ impl Engine {
                         unreachable!()
                     };
                     self.answer_read(conn, xid, request, now);
+                }
+                Some(Queued::Refused { xid, err }) => {
+                    let (xid, err) = (*xid, *err);
+                    c.queue.pop_front();
+                    self.outputs.push(Output::Reply {
+                        conn,
+                        xid,
+                        zxid: self.tree.last_zxid,
+                        err,
+                        body: Response::Empty,
+                    });
                 }
                 _ => return,
             }

@@ -121,6 +121,11 @@ enum Queued {
         xid: i32,
         request: Request,
     },
+    /// A request that could not be decoded, answered with this error in turn.
+    Refused {
+        xid: i32,
+        err: ErrorCode,
+    },
 }
 
 #[derive(Debug)]
@@ -133,7 +138,7 @@ struct Conn {
     /// Requests that arrived before the session was established. 3.8 stops
     /// reading such a connection until it has answered the handshake; they
     /// are dispatched, in order, right after the answer.
-    held: VecDeque<(i32, Request)>,
+    held: VecDeque<(i32, Result<Request, ErrorCode>)>,
     read_only_flag: Option<bool>,
 }
 

@@ -17,7 +17,7 @@ impl Engine {
             return;
         };
         if !c.ready {
-            c.held.push_back((xid, request));
+            c.held.push_back((xid, Ok(request)));
             return;
         }
         let session = c.session;
@@ -52,14 +52,30 @@ impl Engine {
         }
     }
 
-    /// Answers a request the client sent with an opcode 3.8 does not know.
+    /// A request with an opcode 3.8 does not know: answered Unimplemented
+    /// at once, as 3.8's UnimplementedRequestProcessor does (but never
+    /// before the handshake is answered).
     pub fn unknown_request(&mut self, conn: ConnId, xid: i32) {
-        self.reply(conn, xid, ErrorCode::Unimplemented, Response::Empty);
+        self.refuse(conn, xid, ErrorCode::Unimplemented, false);
     }
 
-    /// Answers a request whose body did not decode.
+    /// A request whose body did not decode: MarshallingError, in its turn
+    /// behind the session's earlier requests, as 3.8 decodes in its pipeline.
     pub fn malformed_request(&mut self, conn: ConnId, xid: i32) {
-        self.reply(conn, xid, ErrorCode::MarshallingError, Response::Empty);
+        self.refuse(conn, xid, ErrorCode::MarshallingError, true);
+    }
+
+    fn refuse(&mut self, conn: ConnId, xid: i32, err: ErrorCode, in_turn: bool) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if !c.ready {
+            c.held.push_back((xid, Err(err)));
+        } else if in_turn && !c.queue.is_empty() {
+            c.queue.push_back(Queued::Refused { xid, err });
+        } else {
+            self.reply(conn, xid, err, Response::Empty);
+        }
     }
 
     fn reply(&mut self, conn: ConnId, xid: i32, err: ErrorCode, body: Response) {

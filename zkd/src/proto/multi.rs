@@ -2,7 +2,7 @@
 //! pairs closed by a header with `done` set; results come back the same way.
 
 use super::request::Request;
-use super::{ErrorCode, OpCode};
+use super::{CreateMode, ErrorCode, OpCode};
 use crate::jute::records::Stat;
 use crate::jute::{JuteError, Reader, Writer};
 
@@ -48,8 +48,30 @@ pub fn decode_ops(r: &mut Reader<'_>) -> Result<Vec<MultiOp>, JuteError> {
             .ok_or_else(|| {
                 JuteError::Invalid(format!("invalid multi op type {op} at offset {at}"))
             })?;
-        ops.push(Request::decode_body(code, r)?);
+        ops.push(normalize(Request::decode_body(code, r)?));
     }
+}
+
+/// 3.8 rebuilds each create of a multi from its flags: the opcode follows
+/// the create mode (so a create2 becomes a plain create, and answers
+/// without a Stat), and a TTL is kept only for TTL modes.
+fn normalize(op: Request) -> Request {
+    let Request::Create(mut c) = op else {
+        return op;
+    };
+    let mode = CreateMode::from_i32(c.flags).unwrap_or(CreateMode::Persistent);
+    let had_ttl = c.op == OpCode::CreateTtl;
+    c.op = if mode.is_ttl() {
+        OpCode::CreateTtl
+    } else if mode.is_container() {
+        OpCode::CreateContainer
+    } else {
+        OpCode::Create
+    };
+    if !(mode.is_ttl() && had_ttl) {
+        c.ttl = -1;
+    }
+    Request::Create(c)
 }
 
 pub fn encode_ops(ops: &[MultiOp], w: &mut Writer) {
