@@ -13,6 +13,8 @@ import threading
 import time
 
 CLI_MT = "/usr/lib/zookeeper/bin/cli_mt"
+EXIT_BOUND_S = 60
+SETTLE_S = 2.0
 EXPECT_BOUND_S = 20
 
 # The C library's own log lines: "2026-11-22 04:22:25,342:19224(0x7f..):ZOO_ERROR@...".
@@ -159,12 +161,17 @@ class CliMt:
             raise AssertionError("cli_mt: sync barrier interleaved with output: %r" % out)
         return out[:-2]
 
-    def wait_exit(self, timeout=EXPECT_BOUND_S):
+    def wait_exit(self, timeout=EXIT_BOUND_S, settle=SETTLE_S):
         """Waits for cli_mt to exit on its own (after an auth failure, say).
 
         Its main thread notices the shutdown only when its read of stdin returns, so stdin
-        is closed first.
+        is closed first, but only after `settle` seconds: after an auth failure or expiry
+        cli_mt's watcher closes the handle itself, on the C library's completion thread,
+        and only then clears it. Closing stdin earlier makes the main thread close the
+        same handle at the same time, a race in cli_mt that can hang it (seen on a loaded
+        machine). The bound is generous too: the test is about the exit, not its speed.
         """
+        time.sleep(settle)
         try:
             self.proc.stdin.close()
         except (BrokenPipeError, OSError):
