@@ -5,10 +5,11 @@
 #                     cargo test --workspace, cargo build --release
 #   3. suites "kazoo" (kazoo 2.11.0's own tests), "zkcli" (zkCli.sh), "climt" (cli_mt) and
 #      "fourlw" (four-letter words), each against zkd and then against Debian's Apache
-#      ZooKeeper 3.8 (the validation run that proves the tests themselves right).
+#      ZooKeeper 3.8 (the validation run that proves the tests themselves right);
+#   4. suite "durability" (zkd killed, its dataDir damaged or full, restarted), zkd only.
 # It prints one summary line per suite and target, and exits non-zero if any failed.
 #
-# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli]...
+# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability]...
 #                         [--target zkd|apache|both]
 #                         [--no-install] [-- extra pytest arguments]
 #   --suite    run only these suites (repeatable; "cli" = zkcli + climt + fourlw)
@@ -31,6 +32,7 @@ KAZOO_TESTS="$TESTS/.venv/kazoo-src/kazoo-2.11.0/kazoo/tests"
 CARGO_BOUND_S=1500
 KAZOO_BOUND_S=1200
 CLI_BOUND_S=600
+DURABILITY_BOUND_S=600
 
 suites=()
 target=both
@@ -46,13 +48,13 @@ while (($#)); do
         *) echo "run-all: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
-((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw)
+((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability)
 selected=()
 for s in "${suites[@]}"; do
     case "$s" in
-        rust|kazoo|zkcli|climt|fourlw) selected+=("$s") ;;
+        rust|kazoo|zkcli|climt|fourlw|durability) selected+=("$s") ;;
         cli) selected+=(zkcli climt fourlw) ;;
-        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli)" >&2; exit 2 ;;
+        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability)" >&2; exit 2 ;;
     esac
 done
 case "$target" in
@@ -119,7 +121,7 @@ if wants rust; then
         fi
     done
 elif [[ -z "${ZKD_BIN:-}" && " ${targets[*]} " == *" zkd "* ]] \
-    && { wants kazoo || wants zkcli || wants climt || wants fourlw; }; then
+    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability; }; then
     # The client suites alone still need a current zkd, unless ZKD_BIN names one.
     section "cargo build --release -p zkd"
     start=$SECONDS
@@ -193,6 +195,15 @@ for tgt in "${targets[@]}"; do
         run_pytest "fourlw-$tgt" "$tgt" "$CLI_BOUND_S" "$TESTS/cli/test_four_letter_words.py"
     fi
 done
+
+# The durability suite kills zkd and damages its files on purpose; Apache has no part in it.
+if wants durability; then
+    if [[ " ${targets[*]} " == *" zkd "* ]]; then
+        run_pytest "durability-zkd" zkd "$DURABILITY_BOUND_S" "$TESTS/durability"
+    else
+        echo "run-all: suite durability runs against zkd only; not run with --target $target"
+    fi
+fi
 
 section "summary"
 printf '%s\n' "${summary[@]}"

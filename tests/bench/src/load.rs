@@ -1,8 +1,7 @@
 //! One load scenario: connect the sessions, prepare their key spaces (unmeasured), then keep
 //! `inflight` requests outstanding per session until the duration, count or key space ends.
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,6 +9,8 @@ use tokio::task::JoinSet;
 use tokio::time::{sleep, timeout, Instant};
 use zookeeper_client as zk;
 
+use crate::layout::Layout;
+use crate::prepare::{create_options, prepare_all, Plan};
 use crate::procinfo::read_rss;
 use crate::report::{Outcome, Stats};
 use crate::util::Rng;
@@ -17,30 +18,43 @@ use crate::{LoadArgs, OpKind};
 
 /// Default length of the duration-bound scenarios (set, get, children, mixed).
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
-/// Share of setData in the mixed scenario, in percent.
+/// Share of setData in the mixed scenarios, in percent.
 const MIXED_SET_PERCENT: u64 = 10;
 /// While a session reconnects every request fails at once; pausing keeps a worker from
 /// spinning and from inflating the error count with one outage.
 const CONNECTION_LOSS_BACKOFF: Duration = Duration::from_millis(10);
 
 pub async fn run(args: &LoadArgs) -> Result<(), String> {
-    check_root(&args.root)?;
+    let layout = Layout::new(&args.root, args.parents)?;
     let rss_before = args.rss_pid.map(read_rss).transpose()?;
-    let clients = connect_all(args).await?;
+    let per_session = args.ops.connections_per_session();
+    let mut clients = connect_all(args, args.sessions * per_session).await?;
+    // Sessions 0..N own the key spaces; a mixed-split run's companions N..2N only write.
+    let writers = clients.split_off(args.sessions as usize);
     let payload: Arc<[u8]> = payload_bytes(args.payload as usize).into();
-    create_ignoring_exists(&clients[0], &args.root, &[], args.op_timeout).await?;
-    prepare_all(args, &clients, &payload).await?;
+    let plan = Arc::new(Plan {
+        layout: layout.clone(),
+        kind: args.ops,
+        znodes: args.znodes as usize,
+        width: args.inflight as usize,
+        op_timeout: args.op_timeout,
+        payload: payload.clone(),
+    });
+    prepare_all(plan, &clients).await?;
 
     let limits = Arc::new(Limits::new(args));
     let started = Instant::now();
     let mut workers = JoinSet::new();
     for (session, client) in clients.iter().enumerate() {
         let next_key = Arc::new(AtomicUsize::new(0));
+        let writer = writers.get(session).unwrap_or(client);
         for slot in 0..args.inflight {
             let worker = Worker {
                 client: client.clone(),
+                writer: writer.clone(),
                 kind: args.ops,
-                dir: session_dir(&args.root, session),
+                layout: layout.clone(),
+                session,
                 znodes: args.znodes as usize,
                 payload: payload.clone(),
                 next_key: next_key.clone(),
@@ -63,9 +77,11 @@ pub async fn run(args: &LoadArgs) -> Result<(), String> {
         server: &args.server,
         ops: args.ops.name(),
         sessions: args.sessions,
+        connections: args.sessions * per_session,
         inflight: args.inflight,
         payload: args.payload,
         znodes_per_session: args.znodes,
+        parents_per_session: args.parents,
         elapsed,
         stats: &stats,
         rss_before,
@@ -86,35 +102,14 @@ pub async fn run(args: &LoadArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn check_root(root: &str) -> Result<(), String> {
-    if !root.starts_with('/') || root.len() < 2 || root.ends_with('/') || root.contains("//") {
-        return Err(format!(
-            "--root '{root}' must be an absolute znode path below / (like /zkbench)"
-        ));
-    }
-    Ok(())
-}
-
-fn session_dir(root: &str, session: usize) -> String {
-    format!("{root}/s{session}")
-}
-
-fn key_path(dir: &str, index: usize) -> String {
-    format!("{dir}/n{index}")
-}
-
 /// Printable, so that a dump of the tree stays readable.
 fn payload_bytes(len: usize) -> Vec<u8> {
     (0..len).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
-fn create_options() -> zk::CreateOptions<'static> {
-    zk::CreateMode::Persistent.with_acls(zk::Acls::anyone_all())
-}
-
-async fn connect_all(args: &LoadArgs) -> Result<Vec<zk::Client>, String> {
+async fn connect_all(args: &LoadArgs, count: u32) -> Result<Vec<zk::Client>, String> {
     let mut pending = JoinSet::new();
-    for session in 0..args.sessions as usize {
+    for session in 0..count as usize {
         let server = args.server.clone();
         let session_timeout = args.session_timeout;
         pending.spawn(async move {
@@ -129,143 +124,12 @@ async fn connect_all(args: &LoadArgs) -> Result<Vec<zk::Client>, String> {
             Ok::<_, String>((session, client))
         });
     }
-    let mut clients: Vec<Option<zk::Client>> = vec![None; args.sessions as usize];
+    let mut clients: Vec<Option<zk::Client>> = vec![None; count as usize];
     while let Some(joined) = pending.join_next().await {
         let (session, client) = joined.map_err(|e| format!("connect task panicked: {e}"))??;
         clients[session] = Some(client);
     }
     Ok(clients.into_iter().flatten().collect())
-}
-
-async fn create_ignoring_exists(
-    client: &zk::Client,
-    path: &str,
-    data: &[u8],
-    op_timeout: Duration,
-) -> Result<(), String> {
-    let options = create_options();
-    match timeout(op_timeout, client.create(path, data, &options)).await {
-        Err(_) => Err(format!("create {path}: no answer within {op_timeout:?}")),
-        Ok(Ok(_)) | Ok(Err(zk::Error::NodeExists)) => Ok(()),
-        Ok(Err(e)) => Err(format!("create {path}: {e}")),
-    }
-}
-
-/// Brings every session's directory into the state its scenario starts from: empty for
-/// create, holding all of its keys for the others. Not measured.
-async fn prepare_all(
-    args: &LoadArgs,
-    clients: &[zk::Client],
-    payload: &Arc<[u8]>,
-) -> Result<(), String> {
-    let mut pending = JoinSet::new();
-    for (session, client) in clients.iter().enumerate() {
-        let client = client.clone();
-        let dir = session_dir(&args.root, session);
-        let kind = args.ops;
-        let znodes = args.znodes as usize;
-        let width = args.inflight as usize;
-        let op_timeout = args.op_timeout;
-        let payload = payload.clone();
-        pending.spawn(async move {
-            prepare_session(client, dir, kind, znodes, width, op_timeout, payload).await
-        });
-    }
-    while let Some(joined) = pending.join_next().await {
-        joined.map_err(|e| format!("prepare task panicked: {e}"))??;
-    }
-    Ok(())
-}
-
-async fn prepare_session(
-    client: zk::Client,
-    dir: String,
-    kind: OpKind,
-    znodes: usize,
-    width: usize,
-    op_timeout: Duration,
-    payload: Arc<[u8]>,
-) -> Result<(), String> {
-    create_ignoring_exists(&client, &dir, &[], op_timeout).await?;
-    let existing = timeout(op_timeout, client.list_children(&dir))
-        .await
-        .map_err(|_| format!("getChildren {dir}: no answer within {op_timeout:?}"))?
-        .map_err(|e| format!("getChildren {dir}: {e}"))?;
-    let paths: Vec<String> = if kind == OpKind::Create {
-        existing
-            .iter()
-            .map(|name| format!("{dir}/{name}"))
-            .collect()
-    } else {
-        let existing: std::collections::HashSet<&str> =
-            existing.iter().map(String::as_str).collect();
-        (0..znodes)
-            .filter(|i| !existing.contains(format!("n{i}").as_str()))
-            .map(|i| key_path(&dir, i))
-            .collect()
-    };
-    let paths = Arc::new(paths);
-    pipelined(width, paths.len(), move |i| {
-        let client = client.clone();
-        let paths = paths.clone();
-        let payload = payload.clone();
-        async move {
-            let path = &paths[i];
-            let answer = if kind == OpKind::Create {
-                timeout(op_timeout, client.delete(path, None)).await
-            } else {
-                timeout(op_timeout, client.create(path, &payload, &create_options()))
-                    .await
-                    .map(|r| r.map(|_| ()))
-            };
-            match answer {
-                Err(_) => Err(format!("prepare {path}: no answer within {op_timeout:?}")),
-                Ok(Ok(())) | Ok(Err(zk::Error::NodeExists)) | Ok(Err(zk::Error::NoNode)) => Ok(()),
-                Ok(Err(e)) => Err(format!("prepare {path}: {e}")),
-            }
-        }
-    })
-    .await
-}
-
-/// Runs `op(0..n)` with at most `width` calls outstanding; stops at the first error.
-async fn pipelined<F, Fut>(width: usize, n: usize, op: F) -> Result<(), String>
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send + 'static,
-{
-    let op = Arc::new(op);
-    let next = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicBool::new(false));
-    let mut lanes = JoinSet::new();
-    for _ in 0..width.max(1) {
-        let (op, next, failed) = (op.clone(), next.clone(), failed.clone());
-        lanes.spawn(async move {
-            loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= n || failed.load(Ordering::Relaxed) {
-                    return Ok(());
-                }
-                if let Err(e) = op(i).await {
-                    failed.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
-            }
-        });
-    }
-    let mut first_error = None;
-    while let Some(joined) = lanes.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                first_error.get_or_insert(e);
-            }
-            Err(e) => {
-                first_error.get_or_insert(format!("prepare lane panicked: {e}"));
-            }
-        }
-    }
-    first_error.map_or(Ok(()), Err)
 }
 
 /// When the measured phase ends: at a deadline, after a total number of operations, or (for
@@ -305,8 +169,11 @@ impl Limits {
 
 struct Worker {
     client: zk::Client,
+    /// Where setData goes in a mixed run: `client` itself, or its mixed-split companion.
+    writer: zk::Client,
     kind: OpKind,
-    dir: String,
+    layout: Layout,
+    session: usize,
     znodes: usize,
     payload: Arc<[u8]>,
     next_key: Arc<AtomicUsize>,
@@ -355,12 +222,12 @@ impl Worker {
         match self.kind {
             OpKind::Create | OpKind::Delete => {
                 let i = self.next_key.fetch_add(1, Ordering::Relaxed);
-                (i < self.znodes).then(|| key_path(&self.dir, i))
+                (i < self.znodes).then(|| self.layout.key_path(self.session, i))
             }
-            OpKind::Children => Some(self.dir.clone()),
-            OpKind::Set | OpKind::Get | OpKind::Mixed => {
+            OpKind::Children => Some(self.layout.session_dir(self.session)),
+            OpKind::Set | OpKind::Get | OpKind::Mixed | OpKind::MixedSplit => {
                 let i = self.rng.below(self.znodes as u64) as usize;
-                Some(key_path(&self.dir, i))
+                Some(self.layout.key_path(self.session, i))
             }
         }
     }
@@ -380,9 +247,9 @@ impl Worker {
                 .map(drop),
             OpKind::Get => self.client.get_data(path).await.map(drop),
             OpKind::Children => self.client.list_children(path).await.map(drop),
-            OpKind::Mixed => {
+            OpKind::Mixed | OpKind::MixedSplit => {
                 if self.rng.below(100) < MIXED_SET_PERCENT {
-                    self.client
+                    self.writer
                         .set_data(path, &self.payload, None)
                         .await
                         .map(drop)

@@ -1,11 +1,13 @@
 //! zkbench: a load generator for ZooKeeper-protocol servers (zkd, Apache ZooKeeper).
 //!
-//! `zkbench load` drives one scenario (create, set, get, children, mixed, delete) with
-//! several sessions, each keeping a fixed number of requests in flight, and reports
-//! throughput and latency percentiles. `zkbench ready` measures how long a freshly spawned
-//! server takes to start serving. See tests/bench/README.md.
+//! `zkbench load` drives one scenario (create, set, get, children, mixed, mixed-split,
+//! delete) with several sessions, each keeping a fixed number of requests in flight, and
+//! reports throughput and latency percentiles. `zkbench ready` measures how long a freshly
+//! spawned (or restarted) server takes to start serving. See tests/bench/README.md.
 
+mod layout;
 mod load;
+mod prepare;
 mod procinfo;
 mod ready;
 mod report;
@@ -46,8 +48,11 @@ pub enum OpKind {
     Get,
     /// getChildren of each session's directory (which holds --znodes children).
     Children,
-    /// 90% getData / 10% setData on random existing znodes.
+    /// 90% getData / 10% setData on random existing znodes, both on the same session.
     Mixed,
+    /// As mixed, but each session's setData go out on a second session of their own, so
+    /// that no read waits behind a write in the server's per-session order.
+    MixedSplit,
     /// Delete each session's znodes (missing ones are created first, unmeasured).
     Delete,
 }
@@ -60,6 +65,7 @@ impl OpKind {
             OpKind::Get => "get",
             OpKind::Children => "children",
             OpKind::Mixed => "mixed",
+            OpKind::MixedSplit => "mixed-split",
             OpKind::Delete => "delete",
         }
     }
@@ -67,6 +73,15 @@ impl OpKind {
     /// Create and delete consume the key space once; the others run for a duration.
     pub fn consumes_keys(self) -> bool {
         matches!(self, OpKind::Create | OpKind::Delete)
+    }
+
+    /// Connections per session: mixed-split gives each session a companion for its writes.
+    pub fn connections_per_session(self) -> u32 {
+        if self == OpKind::MixedSplit {
+            2
+        } else {
+            1
+        }
     }
 }
 
@@ -90,6 +105,10 @@ pub struct LoadArgs {
     /// Znodes per session (the key space).
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub znodes: u32,
+    /// Spread each session's znodes over this many parents ROOT/s<N>/p<K> (key i goes to
+    /// parent i mod PARENTS); 1 keeps them directly in ROOT/s<N>.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub parents: u32,
     /// Stop after this long (e.g. 10s, 500ms, 2m). Default for set/get/children/mixed: 10s;
     /// create and delete stop when the key space is done.
     #[arg(long, value_parser = util::parse_duration)]
@@ -149,6 +168,11 @@ pub struct ReadyArgs {
     /// Stop polling when this process is gone (the server died during start-up).
     #[arg(long)]
     pub pid: Option<u32>,
+    /// Once the probe succeeds, go on until a new session can getData this znode, and
+    /// report that time too (a restarted server must have loaded its data by then). A
+    /// server that answers "no node" fails the run at once: it serves without the data.
+    #[arg(long)]
+    pub get: Option<String>,
     /// Print one JSON object instead of a text line.
     #[arg(long)]
     pub json: bool,

@@ -29,15 +29,47 @@ pub async fn run(args: &ReadyArgs) -> Result<(), String> {
         .unwrap_or_else(Instant::now);
     let deadline = start + args.timeout;
     let mut probes = 0u64;
+    let ready = poll(args, deadline, &mut probes, || {
+        probe(&args.server, args.probe)
+    })
+    .await?;
+    let ready_ms = start_ms(ready, start);
+    let mut get_ms = None;
+    if let Some(path) = &args.get {
+        let got = poll(args, deadline, &mut probes, || get_data(&args.server, path)).await?;
+        get_ms = Some(start_ms(got, start));
+    }
+    print_result(args, ready_ms, get_ms, probes);
+    Ok(())
+}
+
+fn start_ms(at: Instant, start: Instant) -> f64 {
+    at.duration_since(start).as_secs_f64() * 1e3
+}
+
+/// Why one probe failed: worth another try, or final (the server serves, but not the data).
+enum Failure {
+    Retry(String),
+    Fatal(String),
+}
+
+/// Repeats `attempt` every interval until it succeeds; returns the instant it did.
+async fn poll<F, Fut>(
+    args: &ReadyArgs,
+    deadline: Instant,
+    probes: &mut u64,
+    attempt: F,
+) -> Result<Instant, String>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), Failure>>,
+{
     loop {
-        probes += 1;
-        let last_failure = match probe(&args.server, args.probe).await {
-            Ok(()) => {
-                let elapsed = start.elapsed();
-                print_result(args, elapsed, probes);
-                return Ok(());
-            }
-            Err(e) => e,
+        *probes += 1;
+        let last_failure = match attempt().await {
+            Ok(()) => return Ok(Instant::now()),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Retry(e)) => e,
         };
         if let Some(pid) = args.pid {
             if !process_alive(pid) {
@@ -49,41 +81,50 @@ pub async fn run(args: &ReadyArgs) -> Result<(), String> {
         }
         if Instant::now() + args.interval >= deadline {
             return Err(format!(
-                "{} did not serve within {:?} of its spawn ({probes} probes; last: {last_failure})",
-                args.server, args.timeout
+                "{} did not serve within {:?} of its spawn ({} probes; last: {last_failure})",
+                args.server, args.timeout, *probes
             ));
         }
         sleep(args.interval).await;
     }
 }
 
-fn print_result(args: &ReadyArgs, elapsed: Duration, probes: u64) {
-    let ms = elapsed.as_secs_f64() * 1e3;
+fn print_result(args: &ReadyArgs, ready_ms: f64, get_ms: Option<f64>, probes: u64) {
     let probe = match args.probe {
         Probe::Ruok => "ruok",
         Probe::Session => "session",
     };
+    let tenth = |ms: f64| (ms * 10.0).round() / 10.0;
     if args.json {
-        let value = serde_json::json!({
+        let mut value = serde_json::json!({
             "server": args.server,
             "probe": probe,
-            "ready_ms": (ms * 10.0).round() / 10.0,
+            "ready_ms": tenth(ready_ms),
             "probes": probes,
         });
+        if let (Some(ms), Some(path)) = (get_ms, &args.get) {
+            value["get_ms"] = tenth(ms).into();
+            value["get_path"] = path.as_str().into();
+        }
         println!("{value}");
     } else {
-        println!(
-            "{} serves ({probe}) {ms:.1} ms after spawn ({probes} probes)",
+        let mut line = format!(
+            "{} serves ({probe}) {ready_ms:.1} ms after spawn",
             args.server
         );
+        if let (Some(ms), Some(path)) = (get_ms, &args.get) {
+            line.push_str(&format!("; getData {path} {ms:.1} ms after spawn"));
+        }
+        println!("{line} ({probes} probes)");
     }
 }
 
-async fn probe(server: &str, kind: Probe) -> Result<(), String> {
+async fn probe(server: &str, kind: Probe) -> Result<(), Failure> {
     match kind {
         Probe::Ruok => ruok(server).await,
-        Probe::Session => session(server).await,
+        Probe::Session => session(server).await.map(drop),
     }
+    .map_err(Failure::Retry)
 }
 
 async fn ruok(server: &str) -> Result<(), String> {
@@ -115,15 +156,29 @@ async fn ruok(server: &str) -> Result<(), String> {
         .unwrap_or_else(|_| Err(format!("no ruok answer within {PROBE_TIMEOUT:?}")))
 }
 
-async fn session(server: &str) -> Result<(), String> {
+async fn session(server: &str) -> Result<zk::Client, String> {
     let connect = zk::Client::connector()
         .with_session_timeout(Duration::from_secs(6))
         .with_fail_eagerly()
         .connect(server);
     match timeout(PROBE_TIMEOUT, connect).await {
-        Ok(Ok(_client)) => Ok(()),
+        Ok(Ok(client)) => Ok(client),
         Ok(Err(e)) => Err(format!("session: {e}")),
         Err(_) => Err(format!("no session within {PROBE_TIMEOUT:?}")),
+    }
+}
+
+async fn get_data(server: &str, path: &str) -> Result<(), Failure> {
+    let client = session(server).await.map_err(Failure::Retry)?;
+    match timeout(PROBE_TIMEOUT, client.get_data(path)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(zk::Error::NoNode)) => Err(Failure::Fatal(format!(
+            "{server} serves sessions but getData {path} says no node: its data was not recovered"
+        ))),
+        Ok(Err(e)) => Err(Failure::Retry(format!("getData {path}: {e}"))),
+        Err(_) => Err(Failure::Retry(format!(
+            "no getData {path} answer within {PROBE_TIMEOUT:?}"
+        ))),
     }
 }
 

@@ -245,7 +245,7 @@ fn check_servers(
             "server.N",
             "fewer than 3 participants: no server failure will be tolerated",
         ));
-    } else if participants % 2 == 0 {
+    } else if participants.is_multiple_of(2) {
         warnings.push(at.warn(
             "server.N",
             format!(

@@ -70,14 +70,17 @@ fn run(
         while let Ok(more) = rx.try_recv() {
             batch.push(more);
         }
-        let mut appended: Option<(u64, i64, i64)> = None; // generation, first, last zxid
+        // The first transaction this batch tried to log, and the last
+        // logged, each with its generation.
+        let mut attempted: Option<(u64, i64)> = None;
+        let mut logged: Option<(u64, i64)> = None;
         let mut result = Ok(());
-        for cmd in batch {
+        'batch: for cmd in batch {
             match cmd {
                 StorageCmd::Roll => {
                     if let Err(e) = writer.roll() {
                         result = Err(e);
-                        break;
+                        break 'batch;
                     }
                 }
                 StorageCmd::Append { generation, txns } => {
@@ -85,35 +88,25 @@ fn run(
                         continue;
                     }
                     for (header, txn) in txns {
+                        attempted.get_or_insert((generation, header.zxid));
                         if let Err(e) = writer.append(&header, &txn, None) {
                             result = Err(e);
-                            break;
+                            break 'batch;
                         }
-                        appended = Some(match appended {
-                            None => (generation, header.zxid, header.zxid),
-                            Some((g, first, _)) => (g.max(generation), first, header.zxid),
-                        });
-                    }
-                    if result.is_err() {
-                        break;
+                        logged = Some((generation, header.zxid));
                     }
                 }
             }
         }
         let result = result.and_then(|_| writer.flush_and_sync(force_sync).map(|_| ()));
-        match (result, appended) {
-            (Ok(()), Some((generation, _, last))) => {
-                let _ = core.send(CoreMsg::Persisted {
-                    generation,
-                    zxid: last,
-                });
+        match result {
+            Ok(()) => {
+                if let Some((generation, zxid)) = logged {
+                    let _ = core.send(CoreMsg::Persisted { generation, zxid });
+                }
             }
-            (Ok(()), None) => {}
-            (Err(e), appended) => {
+            Err(e) => {
                 tracing::error!(error = %e, "cannot write the transaction log; failing the affected writes");
-                let generation = appended.map_or(0, |a| a.0);
-                failed_generation = Some(generation);
-                let first = appended.map_or(writer.last_zxid() + 1, |a| a.1);
                 writer = match writer.abandon_unsynced() {
                     Ok(w) => w,
                     Err(e) => {
@@ -123,10 +116,12 @@ fn run(
                         std::process::exit(1);
                     }
                 };
-                let _ = core.send(CoreMsg::PersistFailed {
-                    generation,
-                    zxid: first,
-                });
+                // Everything this batch tried is undone; the core fails it
+                // and what it prepared after it, and starts a new generation.
+                if let Some((generation, zxid)) = attempted {
+                    failed_generation = Some(generation);
+                    let _ = core.send(CoreMsg::PersistFailed { generation, zxid });
+                }
             }
         }
     }

@@ -12,48 +12,22 @@ pub fn adler32(bytes: &[u8]) -> i64 {
     a.checksum() as i64
 }
 
-/// A running CRC-32 (the zlib/IEEE polynomial).
-#[derive(Debug, Clone, Copy)]
-pub struct Crc32(u32);
-
-const CRC_TABLE: [u32; 256] = crc_table();
-
-const fn crc_table() -> [u32; 256] {
-    let mut table = [0u32; 256];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        table[i] = c;
-        i += 1;
-    }
-    table
-}
+/// A running CRC-32 (the zlib/IEEE polynomial), as Java's `CRC32`.
+#[derive(Debug, Clone)]
+pub struct Crc32(crc32fast::Hasher);
 
 impl Crc32 {
     pub fn new() -> Self {
-        Crc32(0xFFFF_FFFF)
+        Crc32(crc32fast::Hasher::new())
     }
 
     pub fn update(&mut self, bytes: &[u8]) {
-        let mut c = self.0;
-        for &b in bytes {
-            c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
-        }
-        self.0 = c;
+        self.0.update(bytes);
     }
 
     /// The value as Java's `CRC32.getValue()` returns it.
     pub fn value(&self) -> i64 {
-        (self.0 ^ 0xFFFF_FFFF) as i64
+        self.0.clone().finalize() as i64
     }
 }
 

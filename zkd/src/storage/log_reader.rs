@@ -449,16 +449,25 @@ fn defect(offset: u64, reason: String, at_end: bool) -> Step {
     }
 }
 
-/// Whether nothing but zeros (or the end of the file) comes at `pos`:
-/// then no record follows, as a reader stops at a zero length.
+/// How far past a bad record to look for a good one. Records are at most
+/// jute.maxbuffer (about 1 MiB) long, so a good record after a bad one
+/// starts well inside this window.
+const RESYNC_WINDOW: u64 = 4 << 20;
+
+/// Whether no valid record follows `pos`: a bad record with only its own
+/// garbage, zeros or the end of the file after it is a torn tail (a crash
+/// during an append), while a bad record with a valid one after it is
+/// corruption. Every offset up to the zero fill is tried as the start of a
+/// record whose end byte and checksum check out.
 fn clean_from(c: &Cursor, pos: u64) -> Result<bool, StorageError> {
-    let mut next = [0u8; 12];
+    let want = c.len.saturating_sub(pos).min(RESYNC_WINDOW) as usize;
+    let mut data = vec![0u8; want];
     let mut got = 0;
-    while got < next.len() {
+    while got < want {
         match c
             .reader
             .get_ref()
-            .read_at(&mut next[got..], pos + got as u64)
+            .read_at(&mut data[got..], pos + got as u64)
         {
             Ok(0) => break,
             Ok(n) => got += n,
@@ -466,7 +475,30 @@ fn clean_from(c: &Cursor, pos: u64) -> Result<bool, StorageError> {
             Err(e) => return Err(StorageError::io("read log", &c.path)(e)),
         }
     }
-    Ok(next[..got].iter().all(|b| *b == 0))
+    data.truncate(got);
+    // A reader stops at a zero length, so nothing past the zero fill counts.
+    let end = data
+        .windows(12)
+        .position(|w| w.iter().all(|b| *b == 0))
+        .unwrap_or(data.len());
+    for p in 0..end {
+        if p + 12 > data.len() {
+            break;
+        }
+        let crc = i64::from_be_bytes(data[p..p + 8].try_into().expect("8 bytes"));
+        let len = i32::from_be_bytes(data[p + 8..p + 12].try_into().expect("4 bytes"));
+        if len <= 0 {
+            continue;
+        }
+        let body_end = p + 12 + len as usize;
+        if body_end < data.len()
+            && data[body_end] == END_OF_RECORD
+            && adler32(&data[p + 12..body_end]) == crc
+        {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Reads until `buf` is full or the input ends; returns the bytes read.

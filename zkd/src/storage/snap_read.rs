@@ -151,6 +151,9 @@ impl SnapInput<'_> {
         }
         let sessions = self.sessions()?;
         let mut tree = DataTree::empty_for_load(options);
+        // A node takes at least ~100 bytes in a snapshot (path, Stat, ACL
+        // id, data length): a safe guess that avoids repeated rehashing.
+        tree.reserve_nodes((self.len / 128) as usize);
         let mut acl_refs = self.acls(&mut tree)?;
         self.nodes(&mut tree, &mut acl_refs)?;
         self.check_seal("the snapshot")?;

@@ -20,4 +20,10 @@ impl DataTree {
         tree.last_zxid = 0;
         tree
     }
+
+    /// Room for `nodes` more nodes, so loading a big snapshot does not
+    /// rehash every path each time the table doubles.
+    pub fn reserve_nodes(&mut self, nodes: usize) {
+        self.nodes.reserve(nodes);
+    }
 }
