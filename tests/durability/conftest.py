@@ -10,6 +10,7 @@ header; ZKD_DURABILITY_SEED=N replays a run. Each test draws from its own genera
 with the suite seed and its name, so one test's draws do not depend on which others ran.
 """
 
+import fcntl
 import os
 import random
 import re
@@ -29,6 +30,29 @@ def pytest_report_header(config):
         "ZK_TARGET=%s" % os.environ.get("ZK_TARGET", "zkd"),
         "durability seed: %d (ZKD_DURABILITY_SEED=%d replays it)" % (SUITE_SEED, SUITE_SEED),
     ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_dir_to_ourselves():
+    """Server directories are named after the tests, so two runs sharing ZK_RUN_DIR would
+    kill and wipe each other's servers: the second one stops at once instead."""
+    zktarget.run_dir().mkdir(parents=True, exist_ok=True)
+    path = zktarget.run_dir() / "durability.lock"
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pytest.exit(
+                "another durability run (pid %s) is using ZK_RUN_DIR=%s; wait for it, or set "
+                "ZK_RUN_DIR to a directory of your own"
+                % (f.read().strip() or "?", zktarget.run_dir()),
+                returncode=1,
+            )
+        f.truncate(0)
+        f.write("%d\n" % os.getpid())
+        f.flush()
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -55,10 +79,12 @@ def zkd_factory(request):
 
     def make(config_lines=(), start=True):
         name = "dur-%s-%d" % (stem, next(_counter))
-        # What an earlier run left under this name (servers.sh only empties data/).
-        shutil.rmtree(zktarget.run_dir() / name, ignore_errors=True)
         lines = [line.format(dir=zktarget.run_dir() / name) for line in config_lines]
         server = Zkd("zkd", name, zktarget.free_port(), lines)
+        if server.pid() is not None:
+            pytest.fail("a zkd (pid %d) still runs in %s" % (server.pid(), server.dir))
+        # What an earlier run left under this name (servers.sh only empties data/).
+        shutil.rmtree(server.dir, ignore_errors=True)
         made.append(server)
         if start:
             server.start()

@@ -3,8 +3,8 @@ same dataDir, and check that nothing acknowledged was lost and that what survive
 session is a prefix of what it wrote (see history.py for the exact rules).
 
 snapCount is small, so snapshots (written beside serving) and log rolls happen all through
-the loop and the kills land in them too; zkd also snapshots at every start, so some kills
-hit that. Every few cycles `zkd purge` runs on the stopped server, so the loop also proves
+the loop and the kills land in them too. In some cycles a start is killed as well, within
+50 ms, while it recovers (cutting a torn tail, writing its start-up snapshot). Every few cycles `zkd purge` runs on the stopped server, so the loop also proves
 that purge keeps what recovery needs.
 """
 
@@ -24,6 +24,8 @@ WINDOW = 256
 # Longest a kill waits after the writer starts; every moment up to it is equally likely.
 MAX_KILL_DELAY_S = 0.8
 PURGE_EVERY = 5
+# Share of cycles in which a start is killed too, before the start that gets checked.
+KILL_DURING_START = 0.3
 
 
 def _purge(server):
@@ -86,6 +88,10 @@ def test_acknowledged_writes_survive_sigkill(zkd_factory, rng, log_dir):
 
         if cycle % PURGE_EVERY == PURGE_EVERY - 1:
             _purge(server)
+        start_kill = None
+        if rng.random() < KILL_DURING_START:
+            start_kill = rng.uniform(0, 0.05)
+            server.kill_during_start(start_kill)
         server.restart()
         zk = connect(server.port)
         try:
@@ -104,7 +110,8 @@ def test_acknowledged_writes_survive_sigkill(zkd_factory, rng, log_dir):
                 acked,
                 sum(n.startswith("log.") for n in files),
                 sum(n.startswith("snapshot.") for n in files),
-                "; recovery cut a torn tail" if torn else "",
+                ("; a start killed after %.3fs" % start_kill if start_kill is not None else "")
+                + ("; recovery cut a torn tail" if torn else ""),
             )
         )
         assert (

@@ -6,11 +6,12 @@ operator can do, a non-zero exit, and a dataDir exactly as it was: recovery must
 which holds the pid of whoever holds the lock.
 """
 
-import socket
+import struct
 
 import pytest
 
 import txnlog
+import zkdproc
 import zktarget
 from zkdproc import close_quietly, connect, single_line
 
@@ -75,6 +76,59 @@ def test_bad_checksum_mid_log_refuses_start(zkd_factory, rng, where):
     assert "truncate it to %d bytes" % rec.offset in line
 
 
+def _rotted_length(rng, records, rec, file_len, change):
+    """A length for `rec` as a rotted length field reads: `change` is how it misleads."""
+    length = rec.length - 13
+    if change == "negative":
+        return length | 0x80000000
+    if change == "shorter":
+        # Ends inside the transaction's header or path, before the record's data.
+        return rng.randrange(1, 40)
+    if change == "past-the-end":
+        return rng.randrange(file_len, 0x7FFFFFFF)
+    # "longer": swallows every later record and ends in the preallocated zeros.
+    return rng.randrange(records[-1].end - rec.body_offset, file_len - rec.body_offset - 1)
+
+
+@pytest.mark.parametrize("change", ["negative", "shorter", "longer", "past-the-end"])
+def test_bad_length_mid_log_refuses_start(zkd_factory, rng, change):
+    """A rotted length field in a record that valid records follow. The record's data has
+    zero bytes in it, as binary data does; nothing about the damage says "torn append"."""
+    server = zkd_factory(["preAllocSize=64"])
+    zk = connect(server.port)
+    zk.ensure_path("/len")
+    for i in range(40):
+        zk.create("/len/n%02d" % i, bytes(64) if i == 10 else b"%d" % i)
+    server.kill()
+    close_quietly(zk)
+
+    path = txnlog.log_files(server.version2)[-1][1]
+    records = txnlog.read_records(path)
+    rec = next(r for r in records if r.create_path() == "/len/n10")
+    file_len = path.stat().st_size
+    new = _rotted_length(rng, records, rec, file_len, change)
+    with open(path, "r+b") as f:
+        f.seek(rec.length_field_offset)
+        f.write(struct.pack(">I", new))
+    after = sum(1 for r in records if r.offset > rec.offset)
+    print(
+        "%s: record zxid 0x%x at offset %d (%d valid records after it): length %d -> %d"
+        % (
+            path.name,
+            rec.zxid,
+            rec.offset,
+            after,
+            rec.length - 13,
+            struct.unpack(">i", struct.pack(">I", new))[0],
+        )
+    )
+
+    line = _refused_start(server)
+    assert str(path) in line, "the line does not name %s" % path
+    assert "offset %d" % rec.offset in line, "the line does not name offset %d" % rec.offset
+    assert "truncate it to %d bytes" % rec.offset in line
+
+
 @pytest.mark.parametrize("rolled_by", ["size-limit", "snapshots"])
 def test_missing_middle_log_refuses_start(zkd_factory, rng, rolled_by):
     if rolled_by == "size-limit":
@@ -113,12 +167,6 @@ def test_missing_middle_log_refuses_start(zkd_factory, rng, rolled_by):
     assert "Restore the missing log" in line
 
 
-def _port_open(port):
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.mark.parametrize("shared", ["dataDir", "dataLogDir"])
 def test_second_process_on_a_directory_in_use_is_refused(zkd_factory, tmp_path, shared):
     first = zkd_factory(["dataLogDir={dir}/datalog"] if shared == "dataLogDir" else [])
@@ -153,7 +201,7 @@ def test_second_process_on_a_directory_in_use_is_refused(zkd_factory, tmp_path, 
         )
         assert str(locked / LOCK_FILE) in line
         assert "stop that process, or give this one a different dataDir" in line
-        assert not _port_open(other_port), "the refused zkd left port %d open" % other_port
+        assert not zkdproc.port_open(other_port), "the refused zkd left port %d open" % other_port
         after = txnlog.file_hashes(first.dir / "data"), txnlog.file_hashes(locked)
         assert after == before, "the refused zkd changed the first one's files"
 

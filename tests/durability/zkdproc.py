@@ -5,7 +5,9 @@ killed with SIGKILL, run in the foreground for starts that must fail, and their 
 import os
 import re
 import signal
+import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import zktarget
 ZKD_BIN = Path(os.environ.get("ZKD_BIN", zktarget.REPO / "target" / "release" / "zkd"))
 # Bounds for things that take well under a second when zkd is healthy.
 KILL_BOUND_S = 10
-FOREGROUND_BOUND_S = 20
+FOREGROUND_BOUND_S = 8
 CONNECT_BOUND_S = 15
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -70,6 +72,20 @@ class Zkd(zktarget.ManagedServer):
                 )
             time.sleep(0.01)
 
+    def kill_during_start(self, delay):
+        """Starts zkd on the same dataDir and SIGKILLs it `delay` seconds later, most likely
+        while it recovers (cutting a torn tail, writing its start-up snapshot)."""
+        with open(self.dir / "killed-start.log", "ab") as log:
+            proc = subprocess.Popen(
+                [str(ZKD_BIN), "--config", str(self.config_path)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+            time.sleep(delay)
+            proc.kill()
+            proc.wait(timeout=KILL_BOUND_S)
+
     def log_text(self):
         """This run's server.log without colour codes (servers.sh rewrites it at each start)."""
         try:
@@ -84,18 +100,45 @@ class Zkd(zktarget.ManagedServer):
         ]
 
     def run_foreground(self, config_path=None, bound=FOREGROUND_BOUND_S):
-        """Runs zkd on this (or another) zoo.cfg and returns its CompletedProcess, for starts
-        that must fail. One that serves instead is killed and fails the test."""
-        cmd = [str(ZKD_BIN), "--config", str(config_path or self.config_path)]
-        try:
-            return subprocess.run(
-                cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=bound
+        """Runs zkd on this (or another) zoo.cfg, for starts that must fail: returns its
+        CompletedProcess once it exits. One that serves instead (its client port answers)
+        is killed, and fails the test with what it logged."""
+        config_path = Path(config_path or self.config_path)
+        port = int(re.search(r"^clientPort=(\d+)", config_path.read_text(), re.M).group(1))
+        cmd = [str(ZKD_BIN), "--config", str(config_path)]
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
+            deadline = time.monotonic() + bound
+            serving = False
+            while proc.poll() is None and not serving and time.monotonic() < deadline:
+                time.sleep(0.05)
+                serving = port_open(port)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+                err.seek(0)
+                raise AssertionError(
+                    "zkd %s instead of refusing to start; its log:\n%s"
+                    % (
+                        "served clients" if serving else "did not exit within %ds" % bound,
+                        strip_ansi(err.read().decode(errors="replace")),
+                    )
+                )
+            out.seek(0)
+            err.seek(0)
+            return subprocess.CompletedProcess(
+                cmd,
+                proc.returncode,
+                out.read().decode(errors="replace"),
+                err.read().decode(errors="replace"),
             )
-        except subprocess.TimeoutExpired as e:
-            raise AssertionError(
-                "zkd did not exit within %ds (it should have refused to start); stderr:\n%s"
-                % (bound, strip_ansi((e.stderr or b"").decode(errors="replace")))
-            )
+
+
+def port_open(port):
+    """Whether something accepts connections on 127.0.0.1:port."""
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
 
 
 def connect(port, timeout=10.0, **kwargs):

@@ -374,10 +374,11 @@ fn read_record(c: &mut Cursor) -> Result<Step, StorageError> {
         if head[..n].iter().all(|b| *b == 0) {
             return Ok(Step::End);
         }
+        let clean = clean_from(c, at + 1)?;
         return Ok(defect(
             at,
             format!("the record header is cut short after {n} bytes"),
-            true,
+            clean,
         ));
     }
     let crc = i64::from_be_bytes(head[..8].try_into().expect("8 bytes"));
@@ -385,9 +386,18 @@ fn read_record(c: &mut Cursor) -> Result<Step, StorageError> {
     let body_at = at + 12;
     if len == 0 {
         if crc == 0 {
-            return Ok(Step::End);
+            // The zero fill ends a log; zeros with good records after them
+            // are damage, and stopping there would drop those records.
+            if clean_from(c, at + 1)? {
+                return Ok(Step::End);
+            }
+            return Ok(defect(
+                at,
+                "zeroed bytes with valid records after them".into(),
+                false,
+            ));
         }
-        let clean = clean_from(c, body_at)?;
+        let clean = clean_from(c, at + 1)?;
         return Ok(defect(
             at,
             "a zero-length record with a checksum".into(),
@@ -395,16 +405,17 @@ fn read_record(c: &mut Cursor) -> Result<Step, StorageError> {
         ));
     }
     if len < 0 {
-        let clean = clean_from(c, body_at)?;
+        let clean = clean_from(c, at + 1)?;
         return Ok(defect(at, format!("a negative record length {len}"), clean));
     }
     let len = len as u64;
     let left = c.len.saturating_sub(body_at);
     if len > left {
+        let clean = clean_from(c, at + 1)?;
         return Ok(defect(
             at,
             format!("a record of {len} bytes runs past the end of the file ({left} left)"),
-            true,
+            clean,
         ));
     }
     let mut body = vec![0u8; len as usize];
@@ -412,11 +423,18 @@ fn read_record(c: &mut Cursor) -> Result<Step, StorageError> {
     c.offset += len;
     let mut eor = [0u8; 1];
     if read_up_to(&mut c.reader, &mut eor).map_err(io)? == 0 {
-        return Ok(defect(at, "the end-of-record byte is missing".into(), true));
+        let clean = clean_from(c, at + 1)?;
+        return Ok(defect(
+            at,
+            "the end-of-record byte is missing".into(),
+            clean,
+        ));
     }
     c.offset += 1;
     if eor[0] != END_OF_RECORD {
-        let clean = clean_from(c, c.offset)?;
+        // The length may be what is wrong, so the search starts inside
+        // the record, not where it claims to end.
+        let clean = clean_from(c, at + 1)?;
         return Ok(defect(
             at,
             format!("the end-of-record byte is 0x{:02x}, not 'B'", eor[0]),
@@ -425,7 +443,7 @@ fn read_record(c: &mut Cursor) -> Result<Step, StorageError> {
     }
     let actual = adler32(&body);
     if actual != crc {
-        let clean = clean_from(c, c.offset)?;
+        let clean = clean_from(c, at + 1)?;
         return Ok(defect(
             at,
             format!("checksum mismatch (stored 0x{crc:x}, computed 0x{actual:x})"),
@@ -457,7 +475,7 @@ const RESYNC_WINDOW: u64 = 4 << 20;
 /// Whether no valid record follows `pos`: a bad record with only its own
 /// garbage, zeros or the end of the file after it is a torn tail (a crash
 /// during an append), while a bad record with a valid one after it is
-/// corruption. Every offset up to the zero fill is tried as the start of a
+/// corruption. Every offset in the window is tried as the start of a
 /// record whose end byte and checksum check out.
 fn clean_from(c: &Cursor, pos: u64) -> Result<bool, StorageError> {
     let want = c.len.saturating_sub(pos).min(RESYNC_WINDOW) as usize;
@@ -476,12 +494,9 @@ fn clean_from(c: &Cursor, pos: u64) -> Result<bool, StorageError> {
         }
     }
     data.truncate(got);
-    // A reader stops at a zero length, so nothing past the zero fill counts.
-    let end = data
-        .windows(12)
-        .position(|w| w.iter().all(|b| *b == 0))
-        .unwrap_or(data.len());
-    for p in 0..end {
+    // Zeros inside the bad record's own data must not end the search, so
+    // the whole window is tried; zero fill costs one length check a byte.
+    for p in 0..data.len() {
         if p + 12 > data.len() {
             break;
         }
