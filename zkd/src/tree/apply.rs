@@ -1,7 +1,7 @@
 //! Applying transactions to the tree, with 3.8's Stat bookkeeping and the
 //! watch events each change fires.
 
-use super::watch::WatcherId;
+use super::watch::{WatchTable, WatcherId};
 use super::{DataTree, Node, CONTAINER_OWNER};
 use crate::jute::records::{Acl, Stat, StatPersisted};
 use crate::proto::path;
@@ -261,8 +261,20 @@ impl DataTree {
         self.nodes
             .insert(std::sync::Arc::from(p), std::sync::Arc::new(node));
         self.quota_created(p, data_len);
-        self.fire_data(p, EventType::NodeCreated, None, events);
-        self.fire_child(parent_path, EventType::NodeChildrenChanged, None, events);
+        fire(
+            &mut self.data_watches,
+            p,
+            EventType::NodeCreated,
+            None,
+            events,
+        );
+        fire(
+            &mut self.child_watches,
+            parent_path,
+            EventType::NodeChildrenChanged,
+            None,
+            events,
+        );
         Ok(client_stat)
     }
 
@@ -290,9 +302,27 @@ impl DataTree {
             .saturating_sub((p.len() + node.data_len()) as u64);
         self.unindex_owner(p, node.stat.ephemeral_owner);
         self.quota_deleted(p, node.data_len());
-        let notified = self.fire_data(p, EventType::NodeDeleted, None, events);
-        self.fire_child(p, EventType::NodeDeleted, Some(&notified), events);
-        self.fire_child(parent_path, EventType::NodeChildrenChanged, None, events);
+        let notified = fire(
+            &mut self.data_watches,
+            p,
+            EventType::NodeDeleted,
+            None,
+            events,
+        );
+        fire(
+            &mut self.child_watches,
+            p,
+            EventType::NodeDeleted,
+            Some(&notified),
+            events,
+        );
+        fire(
+            &mut self.child_watches,
+            parent_path,
+            EventType::NodeChildrenChanged,
+            None,
+            events,
+        );
         Ok(())
     }
 
@@ -314,7 +344,13 @@ impl DataTree {
             self.data_bytes.saturating_sub(old_len) + data.as_ref().map_or(0, Bytes::len) as u64;
         self.quota_data_changed(p, old_len as usize, data.as_ref().map_or(0, Bytes::len));
         let stat = self.client_stat(&self.nodes[p]);
-        self.fire_data(p, EventType::NodeDataChanged, None, events);
+        fire(
+            &mut self.data_watches,
+            p,
+            EventType::NodeDataChanged,
+            None,
+            events,
+        );
         Ok(stat)
     }
 
@@ -350,39 +386,19 @@ impl DataTree {
         }
         self.ephemerals.remove(&session);
     }
-
-    fn fire_data(
-        &mut self,
-        p: &str,
-        kind: EventType,
-        suppress: Option<&HashSet<WatcherId>>,
-        events: &mut Vec<Notification>,
-    ) -> HashSet<WatcherId> {
-        let mut hit = Vec::new();
-        self.data_watches.trigger(p, kind, &mut hit);
-        emit(p, kind, hit, suppress, events)
-    }
-
-    fn fire_child(
-        &mut self,
-        p: &str,
-        kind: EventType,
-        suppress: Option<&HashSet<WatcherId>>,
-        events: &mut Vec<Notification>,
-    ) -> HashSet<WatcherId> {
-        let mut hit = Vec::new();
-        self.child_watches.trigger(p, kind, &mut hit);
-        emit(p, kind, hit, suppress, events)
-    }
 }
 
-fn emit(
+/// Fires `kind` on `p` in one watch table (data or child), skipping the
+/// connections in `suppress`; returns the connections notified.
+fn fire(
+    table: &mut WatchTable,
     p: &str,
     kind: EventType,
-    hit: Vec<WatcherId>,
     suppress: Option<&HashSet<WatcherId>>,
     events: &mut Vec<Notification>,
 ) -> HashSet<WatcherId> {
+    let mut hit = Vec::new();
+    table.trigger(p, kind, &mut hit);
     let mut notified = HashSet::with_capacity(hit.len());
     for w in hit {
         if suppress.is_some_and(|s| s.contains(&w)) {
