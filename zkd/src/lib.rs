@@ -10,6 +10,7 @@ pub mod engine;
 pub mod fourletter;
 pub mod jute;
 pub mod proto;
+pub mod quorum;
 pub mod server;
 pub mod session;
 pub mod storage;

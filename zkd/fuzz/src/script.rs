@@ -815,6 +815,9 @@ impl Harness {
                 self.unsynced.push_back((header, txn));
                 Ok(())
             }
+            Output::Forward(_) | Output::Revalidate { .. } | Output::SyncDone { .. } => fail(
+                format!("a standalone engine produced an ensemble output: {o:?}"),
+            ),
             Output::Connected {
                 conn,
                 response,

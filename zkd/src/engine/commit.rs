@@ -21,10 +21,13 @@ impl Engine {
         }
     }
 
-    fn commit(&mut self, item: InFlight, now: Now) {
+    pub(super) fn commit(&mut self, item: InFlight, now: Now) {
         let mut events = Vec::new();
         let rc = self.tree.apply(&item.header, &item.txn, &mut events);
         self.outstanding.committed(item.header.zxid);
+        if !self.learner_syncs.is_empty() {
+            self.release_learner_syncs();
+        }
         for n in events {
             if self.conns.contains_key(&n.watcher) {
                 self.outputs.push(Output::Event {
@@ -51,28 +54,8 @@ impl Engine {
             Txn::CreateSession { timeout_ms } => {
                 if let Some(conn) = item.origin.conn {
                     if let Some(c) = self.conns.get_mut(&conn) {
-                        c.ready = true;
                         c.queue.pop_front();
-                        let read_only = c.read_only_flag;
-                        let response =
-                            self.connect_response(session, *timeout_ms as u32, read_only);
-                        self.outputs.push(Output::Connected {
-                            conn,
-                            response,
-                            close: false,
-                        });
-                        let held = self
-                            .conns
-                            .get_mut(&conn)
-                            .map(|c| std::mem::take(&mut c.held))
-                            .unwrap_or_default();
-                        for (xid, held) in held {
-                            match held {
-                                Ok(request) => self.request(conn, xid, request, now),
-                                Err(ErrorCode::Unimplemented) => self.unknown_request(conn, xid),
-                                Err(_) => self.malformed_request(conn, xid),
-                            }
-                        }
+                        self.establish(conn, session, *timeout_ms as u32, now);
                     }
                 }
                 return;
@@ -87,6 +70,9 @@ impl Engine {
         };
         match c.queue.front() {
             Some(Queued::Write(z)) if *z == item.header.zxid => {
+                c.queue.pop_front();
+            }
+            Some(Queued::Forwarded(x)) if *x == item.header.cxid => {
                 c.queue.pop_front();
             }
             other => {
@@ -183,6 +169,18 @@ impl Engine {
                         unreachable!()
                     };
                     self.answer_read(conn, xid, request, now);
+                }
+                Some(Queued::Sync { done: true, .. }) => {
+                    let Some(Queued::Sync { xid, path, .. }) = c.queue.pop_front() else {
+                        unreachable!()
+                    };
+                    self.outputs.push(Output::Reply {
+                        conn,
+                        xid,
+                        zxid: self.tree.last_zxid,
+                        err: ErrorCode::Ok,
+                        body: Response::Sync { path },
+                    });
                 }
                 Some(Queued::Refused { xid, err }) => {
                     let (xid, err) = (*xid, *err);

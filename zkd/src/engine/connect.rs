@@ -48,6 +48,10 @@ impl Engine {
                 },
             );
             self.session_conn.insert(session, conn);
+            if self.role == super::EngineRole::Learner {
+                self.forward_create_session(conn, session, timeout);
+                return;
+            }
             let zxid = self.submit(
                 session,
                 0,
@@ -67,8 +71,27 @@ impl Engine {
             return;
         }
         let session = req.session_id;
+        if self.role == super::EngineRole::Learner && req.passwd == password_for(session) {
+            // Only the leader knows whether the session is still alive.
+            self.conns.insert(
+                conn,
+                Conn {
+                    session,
+                    ids,
+                    queue: VecDeque::new(),
+                    ready: false,
+                    held: VecDeque::new(),
+                    read_only_flag: req.read_only,
+                },
+            );
+            self.ask_revalidation(conn, session, timeout);
+            return;
+        }
         let valid =
             req.passwd == password_for(session) && self.sessions.touch(session, now.mono_ms);
+        if valid {
+            self.own_locally(session);
+        }
         if !valid {
             tracing::info!(
                 session_id = format_args!("0x{session:x}"),
@@ -180,9 +203,37 @@ impl Engine {
             Some(c) => (c.session, c.ids.clone()),
             None => return,
         };
+        self.submit_write_as(session, &ids, xid, request, Some(conn), xid, now);
+    }
+
+    /// Prepares a write of `session` (from a local connection, or, on a
+    /// leader, from a learner when `conn` is `None`).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn submit_write_as(
+        &mut self,
+        session: i64,
+        ids: &[Id],
+        cxid: i32,
+        request: &Request,
+        conn: Option<ConnId>,
+        xid: i32,
+        now: Now,
+    ) {
         let zxid = self.next_zxid;
         self.next_zxid += 1;
-        let (kind, txn) = match self.prepare(session, &ids, request, zxid, now.wall_ms) {
+        let from_learner = match conn {
+            Some(_) => None,
+            None => self.learner_owned.get(&session).copied(),
+        };
+        let prepared = if conn.is_some() {
+            self.check_owner(session, None)
+        } else {
+            // learner_request checked the owner already.
+            let _ = from_learner;
+            Ok(())
+        }
+        .and_then(|_| self.prepare(session, ids, request, zxid, now.wall_ms));
+        let (kind, txn) = match prepared {
             Ok(prepared) => prepared,
             Err(err) => {
                 if err.code() > ErrorCode::ApiError.code() {
@@ -191,8 +242,8 @@ impl Engine {
                 (OpCode::Error.code(), Txn::Error { err: err.code() })
             }
         };
-        self.push_txn(session, xid, zxid, kind, txn, Some(conn), xid, now);
-        if let Some(c) = self.conns.get_mut(&conn) {
+        self.push_txn(session, cxid, zxid, kind, txn, conn, xid, now);
+        if let Some(c) = conn.and_then(|conn| self.conns.get_mut(&conn)) {
             c.queue.push_back(Queued::Write(zxid));
         }
     }
@@ -205,12 +256,23 @@ impl Engine {
         xid: i32,
         now: Now,
     ) {
+        self.submit_close_session_as(session, conn, xid, xid, now);
+    }
+
+    pub(super) fn submit_close_session_as(
+        &mut self,
+        session: i64,
+        conn: Option<ConnId>,
+        cxid: i32,
+        xid: i32,
+        now: Now,
+    ) {
         let zxid = self.next_zxid;
         self.next_zxid += 1;
         let (kind, txn) = self
             .prepare(session, &[], &Request::CloseSession, zxid, now.wall_ms)
             .expect("closeSession always prepares");
-        self.push_txn(session, xid, zxid, kind, txn, conn, xid, now);
+        self.push_txn(session, cxid, zxid, kind, txn, conn, xid, now);
         if let Some(c) = conn.and_then(|c| self.conns.get_mut(&c)) {
             c.queue.push_back(Queued::Write(zxid));
         }

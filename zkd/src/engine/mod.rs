@@ -14,8 +14,11 @@
 
 mod commit;
 mod connect;
+mod ensemble;
 mod prep;
 mod read;
+
+pub use ensemble::EngineRole;
 
 use crate::jute::records::Id;
 use crate::proto::connect::ConnectResponse;
@@ -93,10 +96,25 @@ pub enum Output {
         conn: ConnId,
         reason: CloseReason,
     },
-    /// Make this transaction durable, then call [`Engine::persisted`].
+    /// Make this transaction durable, then call [`Engine::persisted`]. In
+    /// an ensemble the leader proposes it instead, and calls `persisted`
+    /// once a quorum has it.
     Persist {
         header: TxnHeader,
         txn: Txn,
+    },
+    /// Learner: hand this client request to the leader.
+    Forward(crate::quorum::messages::ForwardedRequest),
+    /// Learner: ask the leader whether a session a client resumes here is
+    /// still alive; answer with [`Engine::revalidated`].
+    Revalidate {
+        session: i64,
+        timeout_ms: u32,
+    },
+    /// Leader: every write learner `learner` forwarded before its sync has
+    /// committed; tell it so.
+    SyncDone {
+        learner: u64,
     },
 }
 
@@ -125,6 +143,16 @@ enum Queued {
     Refused {
         xid: i32,
         err: ErrorCode,
+    },
+    /// Learner: a write handed to the leader, answered when the
+    /// transaction with this cxid commits.
+    Forwarded(i32),
+    /// Learner: a sync handed to the leader, answered once the leader says
+    /// so (`done`) and the requests before it are answered.
+    Sync {
+        xid: i32,
+        path: String,
+        done: bool,
     },
 }
 
@@ -168,6 +196,17 @@ pub struct Engine {
     outstanding: Outstanding,
     outputs: Vec<Output>,
     last_container_check: u64,
+    role: EngineRole,
+    /// Learner: sessions touched since the last ping, with their timeouts.
+    touched: HashMap<i64, u32>,
+    /// Learner: resumed sessions waiting for the leader's word.
+    revalidating: HashMap<i64, (ConnId, u32)>,
+    /// Learner: syncs handed to the leader, oldest first.
+    syncs_sent: VecDeque<ConnId>,
+    /// Leader: sessions whose client is connected to a learner, by its id.
+    learner_owned: HashMap<i64, u64>,
+    /// Leader: (last zxid in flight when it asked, learner) per pending sync.
+    learner_syncs: VecDeque<(i64, u64)>,
 }
 
 impl Engine {
@@ -202,7 +241,19 @@ impl Engine {
             outputs: Vec::new(),
             last_container_check: now.mono_ms,
             cfg,
+            role: EngineRole::Standalone,
+            touched: HashMap::new(),
+            revalidating: HashMap::new(),
+            syncs_sent: VecDeque::new(),
+            learner_owned: HashMap::new(),
+            learner_syncs: VecDeque::new(),
         }
+    }
+
+    /// Hands the tree and the sessions over, for an engine in another role.
+    pub fn into_parts(self) -> (DataTree, Vec<(i64, u32)>) {
+        let sessions = self.sessions.all();
+        (self.tree, sessions)
     }
 
     pub fn tree(&self) -> &DataTree {
@@ -251,6 +302,10 @@ impl Engine {
 
     /// Time passes: expire sessions and clean up containers and TTL nodes.
     pub fn tick(&mut self, now: Now) {
+        if self.role == EngineRole::Learner {
+            // The leader expires sessions and removes containers.
+            return;
+        }
         for session in self.sessions.expired(now.mono_ms) {
             tracing::info!(
                 session_id = format_args!("0x{session:x}"),

@@ -21,6 +21,7 @@ impl Engine {
             return;
         }
         let session = c.session;
+        self.note_touch(session);
         if !self.sessions.touch(session, now.mono_ms) {
             self.reply(conn, xid, ErrorCode::SessionExpired, Response::Empty);
             self.disconnected(conn);
@@ -36,6 +37,14 @@ impl Engine {
             Request::Sasl => {
                 // No SASL server is configured: 3.8 answers with an empty token.
                 self.reply(conn, xid, ErrorCode::Ok, Response::Sasl);
+            }
+            r @ (Request::CloseSession | Request::Sync { .. })
+                if self.role == super::EngineRole::Learner =>
+            {
+                self.forward(conn, xid, &r)
+            }
+            r if r.op().is_write() && self.role == super::EngineRole::Learner => {
+                self.forward(conn, xid, &r)
             }
             Request::CloseSession => {
                 self.submit_close_session(session, Some(conn), xid, now);

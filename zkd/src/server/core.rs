@@ -369,6 +369,9 @@ impl Core {
                 }
             }
             Output::Persist { .. } => unreachable!("handled by process_outputs"),
+            Output::Forward(_) | Output::Revalidate { .. } | Output::SyncDone { .. } => {
+                unreachable!("a standalone engine does not forward")
+            }
         }
     }
 

@@ -150,7 +150,15 @@ impl SessionTracker {
         let mut out = Vec::new();
         let due: Vec<u64> = self.buckets.range(..=now).map(|(t, _)| *t).collect();
         for t in due {
-            for id in self.buckets.remove(&t).unwrap_or_default() {
+            let mut ids: Vec<i64> = self
+                .buckets
+                .remove(&t)
+                .unwrap_or_default()
+                .into_iter()
+                .collect();
+            // Sorted, so expiry order does not depend on hashing.
+            ids.sort_unstable();
+            for id in ids {
                 if let Some(s) = self.sessions.get_mut(&id) {
                     if !s.closing {
                         s.closing = true;
