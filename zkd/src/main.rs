@@ -76,12 +76,6 @@ fn load(cli: &Cli) -> Result<ZooCfg, String> {
         }
         None => ZooCfg::standalone_default(PathBuf::from("zkd-data")),
     };
-    if !cfg.is_standalone() {
-        return Err(format!(
-            "{}: server.N lines configure an ensemble; this build of zkd serves standalone only (ensemble support is tracked separately)",
-            cli.config.as_deref().unwrap_or(std::path::Path::new("zoo.cfg")).display()
-        ));
-    }
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| format!("{}: cannot create dataDir: {e}", cfg.data_dir.display()))?;
     Ok(cfg)

@@ -313,6 +313,11 @@ impl Engine {
         valid
     }
 
+    /// Leader: learners' syncs waiting for earlier writes to commit.
+    pub fn pending_learner_syncs(&self) -> usize {
+        self.learner_syncs.len()
+    }
+
     /// Leader: syncs whose writes are now all committed.
     pub(super) fn release_learner_syncs(&mut self) {
         while let Some((zxid, learner)) = self.learner_syncs.front().copied() {

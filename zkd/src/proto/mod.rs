@@ -6,6 +6,7 @@ mod codes;
 pub mod connect;
 pub mod multi;
 pub mod path;
+pub mod quorum;
 pub mod request;
 pub mod response;
 pub mod txn;

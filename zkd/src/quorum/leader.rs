@@ -106,13 +106,6 @@ impl Leader {
             .collect()
     }
 
-    pub fn pending_syncs(&self) -> usize {
-        self.links
-            .values()
-            .filter(|l| l.state != LinkState::Active && l.state != LinkState::AwaitInfo)
-            .count()
-    }
-
     pub fn accepted(&mut self, link: LinkId, now: crate::engine::Now) {
         self.links.insert(
             link,

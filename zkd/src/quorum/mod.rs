@@ -12,3 +12,4 @@ pub mod messages;
 pub mod peer;
 #[cfg(test)]
 pub mod sim;
+pub mod wire;

@@ -7,7 +7,7 @@ use super::election::{
     quorum_config_text, Election, ElectionAction, ElectionConfig, ServerState, Vote,
 };
 use super::leader::Leader;
-use super::learner::Learner;
+use super::learner::{Learner, Phase as LearnerPhase};
 use super::messages::{make_zxid, LeaderMsg, LearnerMsg, Proposal};
 use crate::config::{PeerRole, ServerSpec};
 use crate::engine::{Engine, EngineConfig, EngineRole, Now, Output};
@@ -161,6 +161,9 @@ pub struct Peer {
     leftovers: Vec<Proposal>,
     serving: bool,
     current_vote: Option<(Vote, ServerState)>,
+    /// Learners that connected before we knew we would lead: a follower
+    /// may decide a moment before its leader does.
+    early_learners: Vec<LinkId>,
 }
 
 impl Peer {
@@ -211,6 +214,7 @@ impl Peer {
             leftovers: Vec::new(),
             serving: false,
             current_vote: None,
+            early_learners: Vec::new(),
         }
     }
 
@@ -343,13 +347,25 @@ impl Peer {
             now,
             self.durable,
         );
+        let early = std::mem::take(&mut self.early_learners);
         self.role = match state {
-            ServerState::Leading => Role::Leading(Leader::new(&mut ctx)),
-            _ => Role::Learning(Learner::new(
-                &mut ctx,
-                vote.leader,
-                state == ServerState::Observing,
-            )),
+            ServerState::Leading => {
+                let mut leader = Leader::new(&mut ctx);
+                for link in early {
+                    leader.accepted(link, now);
+                }
+                Role::Leading(leader)
+            }
+            _ => {
+                for link in early {
+                    ctx.actions.push(Action::CloseLink { link });
+                }
+                Role::Learning(Learner::new(
+                    &mut ctx,
+                    vote.leader,
+                    state == ServerState::Observing,
+                ))
+            }
         };
         self.fix_config_version();
     }
@@ -424,7 +440,8 @@ impl Peer {
     pub fn link_accepted(&mut self, link: LinkId, now: Now) {
         match &mut self.role {
             Role::Leading(leader) => leader.accepted(link, now),
-            _ => self.actions.push(Action::CloseLink { link }),
+            Role::Looking | Role::Draining { .. } => self.early_learners.push(link),
+            Role::Learning(_) => self.actions.push(Action::CloseLink { link }),
         }
     }
 
@@ -447,8 +464,18 @@ impl Peer {
 
     /// A quorum link closed, or a connection attempt failed.
     pub fn link_closed(&mut self, engine: &mut Engine, link: LinkId, reason: &str, now: Now) {
+        self.early_learners.retain(|l| *l != link);
         match &mut self.role {
             Role::Leading(leader) => leader.closed(link),
+            Role::Learning(l)
+                if l.link == Some(link) && l.phase == LearnerPhase::AwaitLeaderInfo =>
+            {
+                // The leader may not have known it leads yet; 3.8 retries
+                // the connection until initLimit runs out.
+                l.link = None;
+                l.phase = LearnerPhase::Connecting;
+                l.connect_failed(now, reason);
+            }
             Role::Learning(l) if l.link == Some(link) => {
                 let why = format!("connection to leader {} lost: {reason}", l.leader);
                 self.end_term(engine, &why, now);

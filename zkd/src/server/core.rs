@@ -15,10 +15,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 
+use super::ensemble::Ensemble;
+use super::quorum_links::Outbound;
 use super::storage::{Snapshotter, StorageCmd, StorageThread};
 use super::Clock;
 use crate::fourletter::{ConnStats, ServerStats};
 use crate::proto::txn::{Txn, TxnHeader};
+use crate::quorum::peer::Action;
+use crate::quorum::wire;
+use crate::storage::EpochFile;
 
 pub enum CoreMsg {
     Connect {
@@ -95,6 +100,10 @@ pub(super) struct Core {
     snapshots: Snapshotter,
     txns_since_snapshot: u64,
     snapshot_after: u64,
+    /// Present when this server is a quorum member.
+    pub ensemble: Option<Ensemble>,
+    /// For restarting the log thread after a truncation.
+    core_tx: mpsc::UnboundedSender<CoreMsg>,
 }
 
 impl Core {
@@ -104,21 +113,19 @@ impl Core {
         client_addr: SocketAddr,
         throttle: Arc<Semaphore>,
         durable: super::Durable,
+        ensemble: Option<Ensemble>,
+        core_tx: mpsc::UnboundedSender<CoreMsg>,
     ) -> Self {
-        let engine = Engine::with_tree(
-            super::engine_config(cfg),
-            durable.tree,
-            durable.sessions,
-            clock.now(),
-        );
         Core {
+            ensemble,
+            core_tx,
             log: Some(durable.log),
             generation: 0,
             unlogged: Vec::new(),
             snapshots: durable.snapshots,
             txns_since_snapshot: 0,
             snapshot_after: snapshot_threshold(cfg.snap_count),
-            engine,
+            engine: durable.engine,
             cfg: cfg.clone(),
             clock,
             conns: HashMap::new(),
@@ -137,10 +144,22 @@ impl Core {
         mut rx: mpsc::UnboundedReceiver<CoreMsg>,
         mut shutdown: watch::Receiver<bool>,
     ) {
-        let mut ticker = tokio::time::interval(Duration::from_millis(50));
+        // A member's timers (election waits, pings) need a finer clock.
+        let period = if self.ensemble.is_some() { 5 } else { 50 };
+        let mut ticker = tokio::time::interval(Duration::from_millis(period));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        if let Some(ens) = &mut self.ensemble {
+            ens.peer.start(&mut self.engine, self.clock.now());
+            self.process_outputs();
+        }
         loop {
             tokio::select! {
+                input = recv_quorum(&mut self.ensemble) => {
+                    let now = self.clock.now();
+                    if let Some(ens) = &mut self.ensemble {
+                        ens.handle(&mut self.engine, input, now);
+                    }
+                }
                 msg = rx.recv() => {
                     let Some(msg) = msg else { break };
                     self.handle(msg);
@@ -153,7 +172,13 @@ impl Core {
                         }
                     }
                 }
-                _ = ticker.tick() => self.engine.tick(self.clock.now()),
+                _ = ticker.tick() => {
+                    let now = self.clock.now();
+                    match &mut self.ensemble {
+                        Some(ens) => ens.peer.tick(&mut self.engine, now),
+                        None => self.engine.tick(now),
+                    }
+                }
                 _ = shutdown.changed() => break,
             }
             self.process_outputs();
@@ -161,6 +186,9 @@ impl Core {
         }
         for (_, c) in self.conns.drain() {
             let _ = c.out.send(ToConn::Close);
+        }
+        if let Some(ens) = &self.ensemble {
+            ens.shutdown();
         }
         if let Some(log) = self.log.take() {
             // Flushes what was queued; blocking is fine while shutting down.
@@ -178,6 +206,12 @@ impl Core {
                 bytes,
                 out,
             } => {
+                if self.ensemble.as_ref().is_some_and(|e| !e.peer.is_serving()) {
+                    // 3.8 closes client connections while it has no quorum;
+                    // the client moves on to another member.
+                    let _ = out.send(ToConn::Close);
+                    return;
+                }
                 self.conns.insert(
                     conn,
                     ConnEntry {
@@ -230,10 +264,22 @@ impl Core {
             }
             CoreMsg::Persisted { generation, zxid } => {
                 if generation == self.generation {
-                    self.engine.persisted(zxid, now);
+                    match &mut self.ensemble {
+                        Some(ens) => ens.peer.persisted(&mut self.engine, zxid, now),
+                        None => self.engine.persisted(zxid, now),
+                    }
                 }
             }
             CoreMsg::PersistFailed { generation, zxid } => {
+                if generation == self.generation && self.ensemble.is_some() {
+                    // A member that cannot log cannot acknowledge anything;
+                    // 3.8 exits, and so do we (systemd restarts us).
+                    tracing::error!(
+                        zxid = format_args!("0x{zxid:x}"),
+                        "the transaction log failed; a quorum member cannot go on without it"
+                    );
+                    std::process::exit(3);
+                }
                 if generation == self.generation {
                     self.generation += 1;
                     self.engine.persist_failed(zxid, now);
@@ -254,14 +300,31 @@ impl Core {
     fn process_outputs(&mut self) {
         loop {
             let outputs: Vec<Output> = self.engine.drain().collect();
-            if outputs.is_empty() {
+            let actions = match &mut self.ensemble {
+                Some(ens) => ens.peer.take_actions(),
+                None => Vec::new(),
+            };
+            if outputs.is_empty() && actions.is_empty() {
                 break;
             }
+            let now = self.clock.now();
             for output in outputs {
                 match output {
+                    Output::Persist { .. }
+                    | Output::Forward(_)
+                    | Output::Revalidate { .. }
+                    | Output::SyncDone { .. }
+                        if self.ensemble.is_some() =>
+                    {
+                        let ens = self.ensemble.as_mut().expect("checked");
+                        ens.peer.engine_output(&mut self.engine, output, now);
+                    }
                     Output::Persist { header, txn } => self.unlogged.push((header, txn)),
                     other => self.route(other),
                 }
+            }
+            for action in actions {
+                self.act(action);
             }
         }
         if self.unlogged.is_empty() {
@@ -277,6 +340,117 @@ impl Core {
         }
         if self.txns_since_snapshot > self.snapshot_after && !self.snapshots.is_busy() {
             self.take_snapshot();
+        }
+    }
+
+    /// Carries out one thing the quorum member asked for.
+    fn act(&mut self, action: Action) {
+        let Some(ens) = self.ensemble.as_mut() else {
+            return;
+        };
+        match action {
+            Action::Elect { to, body } => ens.send_election(to, body),
+            Action::ConnectLeader { sid } => ens.connect_leader(sid),
+            Action::ToLearner { link, msg } => ens.to_learner(link, msg),
+            Action::ToLeader { link, msg } => ens
+                .links
+                .send(link, Outbound::Packet(wire::learner_packet(&msg))),
+            Action::CloseLink { link } => ens.links.close(link),
+            Action::LinkTimeout { link, ms } => ens
+                .links
+                .set_read_timeout(link, Some(Duration::from_millis(ms))),
+            Action::Persist(p) => self.unlogged.push((p.header, p.txn)),
+            Action::SaveAcceptedEpoch(e) => {
+                if let Err(err) = ens.save_epoch(EpochFile::Accepted, e) {
+                    fatal(&format!("cannot record acceptedEpoch {e}: {err}"));
+                }
+            }
+            Action::SaveCurrentEpoch(e) => {
+                if let Err(err) = ens.save_epoch(EpochFile::Current, e) {
+                    fatal(&format!("cannot record currentEpoch {e}: {err}"));
+                }
+            }
+            Action::TakeSnapshot => {
+                // After a SNAP sync the log does not hold the history the
+                // tree now has: it must be on disk before we acknowledge.
+                let snap_dir = ens.dirs.snap_dir();
+                let tree = self.engine.tree();
+                let sessions = self.engine.sessions().all();
+                let result = tokio::task::block_in_place(|| {
+                    crate::storage::write_snapshot(&snap_dir, tree, &sessions, tree.last_zxid)
+                });
+                if let Err(err) = result {
+                    fatal(&format!("cannot write the snapshot the leader sent: {err}"));
+                }
+                if let Some(log) = &self.log {
+                    log.send(StorageCmd::Roll);
+                }
+            }
+            Action::TruncateAndReload { zxid } => self.truncate_and_reload(zxid),
+            Action::ClientsReset => {
+                for (_, entry) in self.conns.drain() {
+                    self.throttle.add_permits(entry.waiting.len());
+                    let _ = entry.out.send(ToConn::Close);
+                }
+            }
+            Action::Serving => {
+                ens.serving_since = Some(Instant::now());
+                tracing::info!(state = ?ens.peer.state(), "serving clients");
+            }
+            Action::Looking => {
+                ens.serving_since = None;
+                tracing::info!("not serving clients until a leader is elected");
+            }
+        }
+    }
+
+    /// TRUNC from the leader: stop the log, cut it back, rebuild the tree
+    /// from disk, start the log again.
+    fn truncate_and_reload(&mut self, zxid: i64) {
+        if let Some(log) = self.log.take() {
+            tokio::task::block_in_place(|| log.stop());
+        }
+        self.generation += 1;
+        self.unlogged.clear();
+        let Some(ens) = self.ensemble.as_mut() else {
+            return;
+        };
+        let dirs = ens.dirs.clone();
+        let options = crate::storage::RecoverOptions::new(crate::tree::TreeOptions {
+            extended_types: self.cfg.extended_types_enabled,
+        });
+        let result = tokio::task::block_in_place(|| {
+            let cut = crate::storage::truncate_after(&dirs, zxid)?;
+            tracing::warn!(
+                cut,
+                zxid = format_args!("0x{zxid:x}"),
+                "log truncated for the leader"
+            );
+            let recovered = crate::storage::recover(&dirs, &options)?;
+            let writer = crate::storage::TxnLogWriter::open(
+                &dirs.log_dir(),
+                crate::storage::LogOptions::from_config(&self.cfg),
+            )?;
+            Ok::<_, crate::storage::StorageError>((recovered, writer))
+        });
+        let (recovered, writer) = match result {
+            Ok(r) => r,
+            Err(err) => fatal(&format!("cannot truncate the log to 0x{zxid:x}: {err}")),
+        };
+        self.log = Some(StorageThread::start(
+            writer,
+            self.cfg.force_sync,
+            self.core_tx.clone(),
+        ));
+        let now = self.clock.now();
+        self.engine = Engine::with_tree(
+            self.engine.config().clone(),
+            recovered.tree,
+            recovered.sessions,
+            now,
+        );
+        if let Some(ens) = self.ensemble.as_mut() {
+            ens.peer.reloaded(&mut self.engine, now);
         }
     }
 
@@ -391,6 +565,20 @@ impl Core {
                 self.engine.disconnected(conn);
             }
         }
+    }
+}
+
+/// A member that cannot keep its promises stops; 3.8 exits the same way
+/// and systemd (or the operator) restarts it.
+fn fatal(what: &str) -> ! {
+    tracing::error!("{what}");
+    std::process::exit(3)
+}
+
+async fn recv_quorum(ensemble: &mut Option<Ensemble>) -> super::ensemble::QuorumInput {
+    match ensemble {
+        Some(ens) => ens.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -2,10 +2,11 @@
 
 use super::core::Core;
 use crate::fourletter::{
-    self, bucket_by_expiry, host, ConfInfo, ConnInfo, ConnRef, ConnSession, ConnStats, DirSizes,
-    Environment, ExpiryBucket, Figures, QuotaUsage, ServerRole, ServerStats, SessionDump,
-    WatchSummary, Word, ZxidDigest,
+    self, bucket_by_expiry, host, BufferSizes, ConfInfo, ConnInfo, ConnRef, ConnSession, ConnStats,
+    DirSizes, Environment, ExpiryBucket, Figures, LeaderFigures, QuorumFigures, QuotaUsage,
+    ServerRole, ServerStats, SessionDump, WatchSummary, Word, ZxidDigest,
 };
+use crate::quorum::election::ServerState;
 use crate::storage_paths;
 use std::net::SocketAddr;
 
@@ -32,7 +33,45 @@ impl CoreView<'_> {
 
 impl fourletter::Source for CoreView<'_> {
     fn role(&self) -> Option<ServerRole> {
-        Some(ServerRole::Standalone)
+        let Some(ens) = &self.core.ensemble else {
+            return Some(ServerRole::Standalone);
+        };
+        let peer = &ens.peer;
+        if !peer.is_serving() {
+            return None;
+        }
+        let membership = peer.membership();
+        let quorum = |state: &str, synced_observers| QuorumFigures {
+            peer_state: format!("{state} - broadcast"),
+            quorum_size: membership.voters.len() as u64,
+            synced_observers,
+        };
+        Some(match (peer.state(), peer.leader()) {
+            (ServerState::Leading, Some(leader)) => {
+                let learners = leader.learners();
+                let synced = |observer: bool| {
+                    learners
+                        .iter()
+                        .filter(|(_, o, synced)| *synced && *o == observer)
+                        .count() as u64
+                };
+                ServerRole::Leader(
+                    quorum("leading", Some(synced(true))),
+                    LeaderFigures {
+                        learners: learners.len() as u64,
+                        synced_followers: synced(false),
+                        synced_non_voting_followers: 0,
+                        pending_syncs: self.core.engine.pending_learner_syncs() as u64,
+                        leader_uptime_ms: ens
+                            .serving_since
+                            .map_or(0, |t| t.elapsed().as_millis() as u64),
+                        proposal_sizes: BufferSizes::default(),
+                    },
+                )
+            }
+            (ServerState::Observing, _) => ServerRole::Observer(quorum("observing", None)),
+            _ => ServerRole::Follower(quorum("following", None)),
+        })
     }
 
     fn stats(&self) -> &ServerStats {

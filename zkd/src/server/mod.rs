@@ -5,12 +5,15 @@
 
 mod connection;
 mod core;
+pub mod election_links;
+mod ensemble;
 mod fourletter_glue;
 mod listener;
+pub mod quorum_links;
 mod storage;
 
 use crate::config::ZooCfg;
-use crate::engine::{EngineConfig, Now};
+use crate::engine::{Engine, EngineConfig, Now};
 use crate::storage::{
     DataDirLock, DataDirs, LogOptions, RecoverOptions, Recovered, StorageError, TxnLogWriter,
 };
@@ -42,8 +45,7 @@ pub struct Server {
 /// What recovery hands the core: the tree and sessions from disk, and the
 /// writers that keep them there.
 pub(crate) struct Durable {
-    pub tree: crate::tree::DataTree,
-    pub sessions: Vec<(i64, u32)>,
+    pub engine: Engine,
     pub log: storage::StorageThread,
     pub snapshots: storage::Snapshotter,
 }
@@ -124,9 +126,10 @@ impl Clock {
     }
 }
 
-pub fn engine_config(cfg: &ZooCfg) -> EngineConfig {
+/// The engine's settings; `myid` numbers the sessions this server creates.
+pub fn engine_config(cfg: &ZooCfg, myid: Option<u64>) -> EngineConfig {
     EngineConfig {
-        server_id: 1,
+        server_id: myid.unwrap_or(1),
         tick_ms: cfg.tick_time_ms,
         min_session_timeout_ms: cfg.min_session_timeout(),
         max_session_timeout_ms: cfg.max_session_timeout(),
@@ -177,14 +180,41 @@ impl Server {
             // 3.8 snapshots at every start; here it runs beside serving.
             snapshots.start(recovered.tree.snapshot_copy(), recovered.sessions.clone());
         }
+        let (tree, sessions) = (recovered.tree, recovered.sessions);
+        let myid = crate::config::read_myid(&cfg.data_dir)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let engine_cfg = engine_config(&cfg, myid);
+        let engine = Engine::with_tree(engine_cfg.clone(), tree, sessions, clock.now());
         let durable = Durable {
-            tree: recovered.tree,
-            sessions: recovered.sessions,
+            engine,
             log,
             snapshots,
         };
-        let core_state =
-            core::Core::new(&cfg, clock.clone(), client_addr, throttle.clone(), durable);
+        let ensemble = match (cfg.is_standalone(), myid) {
+            (true, _) => None,
+            (false, Some(id)) => {
+                Some(ensemble::Ensemble::start(&cfg, id, engine_cfg, &durable.engine).await?)
+            }
+            (false, None) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "{}: zoo.cfg lists server.N lines but there is no myid file; write this server's N into it",
+                        cfg.data_dir.join("myid").display()
+                    ),
+                )
+                .into())
+            }
+        };
+        let core_state = core::Core::new(
+            &cfg,
+            clock.clone(),
+            client_addr,
+            throttle.clone(),
+            durable,
+            ensemble,
+            core_tx.clone(),
+        );
         let core = tokio::spawn(core_state.run(core_rx, shutdown_rx.clone()));
         tokio::spawn(listener::accept_loop(
             listener,

@@ -12,6 +12,8 @@
 //!   (a crash mid-append: [`TruncatedTail`]) from corruption or a gap.
 //! - [`write_snapshot`] / [`read_snapshot`] / [`newest_valid_snapshot`]:
 //!   `snapshot.<zxid>` files with their Adler-32 seals and 3.8's tree digest.
+//! - [`write_snapshot_stream`] / [`read_snapshot_stream`]: the same content
+//!   as the stream a leader sends a learner after a SNAP packet.
 //! - [`recover`]: newest valid snapshot plus log replay, as 3.8's
 //!   `FileTxnSnapLog.restore` does, truncating a torn tail.
 //! - [`DataDirLock`], [`purge`], and the `currentEpoch`/`acceptedEpoch`
@@ -29,11 +31,17 @@ mod log_reader;
 mod log_writer;
 mod purge;
 mod recover;
+mod snap_input;
 mod snap_read;
+mod snap_stream;
 mod snap_write;
+mod truncate;
 
 pub use dirs::DataDirs;
-pub use entry::{FileHeader, LogEntry, TxnDigest, FORMAT_VERSION, SNAP_MAGIC, TXNLOG_MAGIC};
+pub use entry::{
+    marshal_entry, unmarshal_entry, FileHeader, LogEntry, TxnDigest, FORMAT_VERSION, SNAP_MAGIC,
+    TXNLOG_MAGIC,
+};
 pub use epoch::{read_epoch, write_epoch, EpochFile};
 pub use error::StorageError;
 pub use files::{log_file_name, snapshot_file_name, zxid_from_name, LOG_PREFIX, SNAPSHOT_PREFIX};
@@ -45,7 +53,11 @@ pub use recover::{recover, RecoverOptions, Recovered, RecoverySummary};
 pub use snap_read::{
     newest_valid_snapshot, read_snapshot, LoadedSnapshot, SkippedSnapshot, SnapshotDigest,
 };
+pub use snap_stream::{
+    read_snapshot_stream, write_snapshot_stream, SnapStreamError, SNAP_STREAM_SIGNATURE,
+};
 pub use snap_write::{write_snapshot, SnapshotInfo};
+pub use truncate::truncate_after;
 
 /// `zookeeper.preAllocSize`'s default: log files grow in 64 MiB steps.
 pub const DEFAULT_PREALLOC_BYTES: u64 = 64 * 1024 * 1024;

@@ -118,6 +118,28 @@ fn write_body(
         dbid: -1,
     };
     w.raw(&header.encode());
+    let (nodes, digest) = write_sessions_and_tree(tree, sessions, out, &mut w)?;
+    // 3.8's seal: the checksum so far, and "/".
+    seal(out, &mut w)?;
+    w.i64(tree.last_zxid);
+    w.i32(DIGEST_VERSION);
+    w.i64(digest);
+    flush_chunk(out, &mut w)?;
+    seal(out, &mut w)?;
+    out.flush()?;
+    Ok((nodes, digest))
+}
+
+/// What 3.8's `SerializeUtils.serializeSnapshot` writes, in a snapshot
+/// file and after a SNAP packet alike: sessions, ACL table, nodes and the
+/// "/" end marker. Whatever `w` holds is written first; it is left empty.
+/// Returns the node count and the tree digest, computed on the way.
+pub(crate) fn write_sessions_and_tree(
+    tree: &DataTree,
+    sessions: &[(i64, u32)],
+    out: &mut impl Write,
+    w: &mut Writer,
+) -> std::io::Result<(u64, i64)> {
     let mut sorted = sessions.to_vec();
     sorted.sort_unstable();
     w.i32(sorted.len() as i32);
@@ -131,17 +153,9 @@ fn write_body(
         w.i64(id);
         w.vec(list);
     }
-    let (nodes, digest) = write_nodes(tree, out, &mut w)?;
-    // The end marker, then 3.8's seal: the checksum so far, and "/".
+    let (nodes, digest) = write_nodes(tree, out, w)?;
     w.string("/");
-    flush_chunk(out, &mut w)?;
-    seal(out, &mut w)?;
-    w.i64(tree.last_zxid);
-    w.i32(DIGEST_VERSION);
-    w.i64(digest);
-    flush_chunk(out, &mut w)?;
-    seal(out, &mut w)?;
-    out.flush()?;
+    flush_chunk(out, w)?;
     Ok((nodes, digest))
 }
 
@@ -150,7 +164,7 @@ fn write_body(
 /// node count and the tree digest, computed on the way.
 fn write_nodes(
     tree: &DataTree,
-    out: &mut AdlerWriter<BufWriter<File>>,
+    out: &mut impl Write,
     w: &mut Writer,
 ) -> std::io::Result<(u64, i64)> {
     let mut count = 0u64;

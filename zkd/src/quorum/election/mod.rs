@@ -53,9 +53,15 @@ pub struct ElectionConfig {
 
 impl ElectionConfig {
     /// A configuration with 3.8's timings and the config text a 3.8 server
-    /// of the same server list would send.
-    pub fn new(my_id: u64, servers: &[crate::config::ServerSpec], config_version: i64) -> Self {
+    /// of the same server list would send, e.g.
+    /// `ElectionConfig::new(my_id, zoo_cfg.servers.values(), 0)`.
+    pub fn new<'a>(
+        my_id: u64,
+        servers: impl IntoIterator<Item = &'a crate::config::ServerSpec>,
+        config_version: i64,
+    ) -> Self {
         use crate::config::PeerRole;
+        let servers: Vec<&crate::config::ServerSpec> = servers.into_iter().collect();
         let ids = |role| {
             servers
                 .iter()
@@ -67,7 +73,7 @@ impl ElectionConfig {
             my_id,
             voters: ids(PeerRole::Participant),
             observers: ids(PeerRole::Observer),
-            config_bytes: Bytes::from(quorum_config_text(servers, config_version)),
+            config_bytes: Bytes::from(quorum_config_text(servers.iter().copied(), config_version)),
             config_version,
             finalize_wait_ms: 200,
             max_notification_interval_ms: 60_000,
