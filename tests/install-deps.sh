@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the real-client suites need on a fresh Debian 12 machine, and nothing twice:
 #   - Debian packages: Apache ZooKeeper 3.8 (server jars, zkCli.sh, the C client cli_mt),
-#     a JRE, and what the Python venv needs to build its one C extension;
+#     a JRE, what the Python venv needs to build its one C extension, and nftables (the
+#     ensemble suite's network partitions);
 #   - tests/.venv: pinned Python packages from tests/requirements.txt;
 #   - kazoo 2.11.0's own test suite, from its sdist, unpacked unmodified under
 #     tests/.venv/kazoo-src/kazoo-2.11.0.
@@ -27,6 +28,7 @@ apt_packages=(
     python3-dev     # twofish (a pyjks dependency) has only an sdist with a C extension
     gcc
     coreutils       # timeout
+    nftables        # nft: the ensemble suite's partitions cut peer ports with it
 )
 
 missing=()
@@ -49,7 +51,7 @@ if ((${#missing[@]})); then
 else
     say "apt: all ${#apt_packages[@]} packages present"
 fi
-for f in /usr/share/java/zookeeper.jar /usr/share/zookeeper/bin/zkCli.sh /usr/lib/zookeeper/bin/cli_mt; do
+for f in /usr/share/java/zookeeper.jar /usr/share/zookeeper/bin/zkCli.sh /usr/lib/zookeeper/bin/cli_mt /usr/sbin/nft; do
     [[ -e "$f" ]] || die "$f is missing although its package is installed"
 done
 

@@ -6,10 +6,13 @@
 #   3. suites "kazoo" (kazoo 2.11.0's own tests), "zkcli" (zkCli.sh), "climt" (cli_mt) and
 #      "fourlw" (four-letter words), each against zkd and then against Debian's Apache
 #      ZooKeeper 3.8 (the validation run that proves the tests themselves right);
-#   4. suite "durability" (zkd killed, its dataDir damaged or full, restarted), zkd only.
+#   4. suite "durability" (zkd killed, its dataDir damaged or full, restarted), zkd only;
+#   5. suite "ensemble" (3- and 5-member ensembles on 127.0.0.10-15: elections, kills,
+#      partitions, observers), once per composition: all-Apache with --target apache, all-zkd
+#      and the four mixed ones (each mix with the leader on either kind) with --target zkd.
 # It prints one summary line per suite and target, and exits non-zero if any failed.
 #
-# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability]...
+# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble]...
 #                         [--target zkd|apache|both]
 #                         [--no-install] [-- extra pytest arguments]
 #   --suite    run only these suites (repeatable; "cli" = zkcli + climt + fourlw)
@@ -17,7 +20,8 @@
 #   --no-install  skip tests/install-deps.sh
 # Environment: ZKD_BIN=/path/to/zkd runs the zkd target on that binary (no cargo build when
 # the rust suite is not selected); ZK_RUN_DIR (default tests/.run) holds server directories
-# and JUnit reports.
+# and JUnit reports; ZK_ENSEMBLES="zkd,zkd,apache apache,zkd,zkd" picks the ensemble
+# compositions to run (member kinds by id; the last one listed leads), whatever the target.
 # Examples: tests/run-all.sh --suite kazoo --target zkd -- -k TestClient
 #           tests/run-all.sh --suite cli --target apache
 set -uo pipefail
@@ -33,6 +37,7 @@ CARGO_BOUND_S=1500
 KAZOO_BOUND_S=1200
 CLI_BOUND_S=600
 DURABILITY_BOUND_S=600
+ENSEMBLE_BOUND_S=600
 
 suites=()
 target=both
@@ -48,13 +53,13 @@ while (($#)); do
         *) echo "run-all: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
-((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability)
+((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble)
 selected=()
 for s in "${suites[@]}"; do
     case "$s" in
-        rust|kazoo|zkcli|climt|fourlw|durability) selected+=("$s") ;;
+        rust|kazoo|zkcli|climt|fourlw|durability|ensemble) selected+=("$s") ;;
         cli) selected+=(zkcli climt fourlw) ;;
-        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability)" >&2; exit 2 ;;
+        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble)" >&2; exit 2 ;;
     esac
 done
 case "$target" in
@@ -121,7 +126,7 @@ if wants rust; then
         fi
     done
 elif [[ -z "${ZKD_BIN:-}" && " ${targets[*]} " == *" zkd "* ]] \
-    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability; }; then
+    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble; }; then
     # The client suites alone still need a current zkd, unless ZKD_BIN names one.
     section "cargo build --release -p zkd"
     start=$SECONDS
@@ -139,7 +144,7 @@ run_pytest() {
     shift 3
     local report="$REPORTS/$name.xml" start=$SECONDS rc counts
     section "$name (ZK_TARGET=$tgt)"
-    if [[ "$tgt" == zkd && "$zkd_built" == 0 ]]; then
+    if [[ "$tgt" == *zkd* && "$zkd_built" == 0 ]]; then
         record "$name" 0 1 0 0 "(not run: cargo build --release failed)"
         return
     fi
@@ -147,7 +152,7 @@ run_pytest() {
     rm -f "$report"
     # CI is unset so that kazoo's tests take the same paths here as on CI: with CI set they
     # trust ZOOKEEPER_VERSION instead of asking the server (envi) for its version.
-    env -u CI ZK_TARGET="$tgt" timeout --kill-after=30 "$bound" \
+    env -u CI ZK_TARGET="${tgt%%,*}" timeout --kill-after=30 "$bound" \
         "$PYTEST" -c "$TESTS/pytest.ini" --rootdir "$TESTS" --junitxml "$report" \
         "$@" "${pytest_extra[@]}"
     rc=$?
@@ -203,6 +208,26 @@ if wants durability; then
     else
         echo "run-all: suite durability runs against zkd only; not run with --target $target"
     fi
+fi
+
+# Each composition is member kinds by id; members start highest id first, so the last kind
+# listed leads at first (the suite asserts it). ZK_ENSEMBLES overrides the choice.
+if wants ensemble; then
+    if [[ -n "${ZK_ENSEMBLES:-}" ]]; then
+        read -r -a compositions <<<"$ZK_ENSEMBLES"
+    else
+        compositions=()
+        for tgt in "${targets[@]}"; do
+            case "$tgt" in
+                apache) compositions+=("apache,apache,apache") ;;
+                zkd) compositions+=("zkd,zkd,zkd" "zkd,zkd,apache" "apache,zkd,zkd" "zkd,apache,apache" "apache,apache,zkd") ;;
+            esac
+        done
+    fi
+    for comp in "${compositions[@]}"; do
+        ZK_ENSEMBLE="$comp" run_pytest "ensemble-${comp//,/-}" "$comp" "$ENSEMBLE_BOUND_S" \
+            "$TESTS/ensemble"
+    done
 fi
 
 section "summary"

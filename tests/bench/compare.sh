@@ -4,10 +4,12 @@
 # Prints a table (scenario, zkd figure, Apache figure, zkd/Apache) and keeps the raw JSON.
 # See tests/bench/README.md for what each figure means.
 #
-# Usage: compare.sh [--load | --recovery | --all]
+# Usage: compare.sh [--load | --recovery | --all | --ensemble]
 #   --load       (default) start-to-serving, the load scenarios, memory after N creates
 #   --recovery   populate a large tree, restart after SIGTERM and after SIGKILL (slow)
 #   --all        both
+#   --ensemble   3-member ensembles instead: load spread over the members, and leader
+#                failover (compare-ensemble.sh, which has its own tunables)
 #
 # Tunables (environment):
 #   BENCH_SERVERS     servers to run, in order                 (default "zkd apache")
@@ -42,12 +44,13 @@ case "${1:-}" in
 "" | --load) ;;
 --recovery) MODE=recovery ;;
 --all) MODE=all ;;
+--ensemble) exec "$BENCH_DIR/compare-ensemble.sh" ;;
 -h | --help)
     sed -n '2,/^set -u/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
     exit 0
     ;;
 *)
-    echo "compare.sh: unknown argument '$1' (--load, --recovery, --all, --help)" >&2
+    echo "compare.sh: unknown argument '$1' (--load, --recovery, --all, --ensemble, --help)" >&2
     exit 2
     ;;
 esac

@@ -15,7 +15,7 @@ SESSION_BOUND_S = 90
 
 # Lines that say nothing about the server: the banner and the JVM's logging warnings.
 _BANNER = re.compile(
-    r"^(SLF4J: .*|Connecting to 127\.0\.0\.1:\d+|Welcome to ZooKeeper!|JLine support is .*)$"
+    r"^(SLF4J: .*|Connecting to 127\.\d+\.\d+\.\d+:\d+|Welcome to ZooKeeper!|JLine support is .*)$"
 )
 _EVENT = re.compile(r"^WatchedEvent state:(\w+) type:(\w+) path:(\S+)$")
 _STAT_ZXID = re.compile(r"^(cZxid|mZxid|pZxid) = 0x([0-9a-f]+)$")
@@ -98,12 +98,13 @@ def parse(raw):
     return t
 
 
-def session(port, commands, timeout=SESSION_BOUND_S):
-    """Runs one zkCli.sh session with these commands and returns its Transcript."""
+def session(port, commands, timeout=SESSION_BOUND_S, host="127.0.0.1"):
+    """Runs one zkCli.sh session with these commands against host:port and returns its
+    Transcript."""
     script = "".join(c + "\n" for c in commands) + "quit\n"
     try:
         proc = subprocess.run(
-            [ZKCLI, "-server", "127.0.0.1:%d" % port],
+            [ZKCLI, "-server", "%s:%d" % (host, port)],
             input=script,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -107,10 +107,13 @@ fn payload_bytes(len: usize) -> Vec<u8> {
     (0..len).map(|i| b'a' + (i % 26) as u8).collect()
 }
 
+/// Session i (and its mixed-split companion, i + sessions) goes to server i mod the number
+/// of servers, so that an ensemble's members share the sessions evenly.
 async fn connect_all(args: &LoadArgs, count: u32) -> Result<Vec<zk::Client>, String> {
+    let servers = server_list(&args.server)?;
     let mut pending = JoinSet::new();
     for session in 0..count as usize {
-        let server = args.server.clone();
+        let server = servers[(session % args.sessions as usize) % servers.len()].to_string();
         let session_timeout = args.session_timeout;
         pending.spawn(async move {
             let connect = zk::Client::connector()
@@ -130,6 +133,22 @@ async fn connect_all(args: &LoadArgs, count: u32) -> Result<Vec<zk::Client>, Str
         clients[session] = Some(client);
     }
     Ok(clients.into_iter().flatten().collect())
+}
+
+/// "a:1,b:2" -> ["a:1", "b:2"]; each entry must be host:port.
+pub fn server_list(text: &str) -> Result<Vec<&str>, String> {
+    let servers: Vec<&str> = text.split(',').map(str::trim).collect();
+    for server in &servers {
+        let port = server
+            .rsplit_once(':')
+            .map(|(host, port)| (host, port.parse::<u16>()));
+        if !matches!(port, Some((host, Ok(_))) if !host.is_empty()) {
+            return Err(format!(
+                "--server {text:?}: {server:?} is not host:port (servers are comma-separated)"
+            ));
+        }
+    }
+    Ok(servers)
 }
 
 /// When the measured phase ends: at a deadline, after a total number of operations, or (for
@@ -272,5 +291,26 @@ fn error_kind(e: &zk::Error) -> String {
     match name.as_str() {
         "" | "Custom" | "UnexpectedError" | "UnexpectedErrorCode" => e.to_string(),
         _ => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::server_list;
+
+    #[test]
+    fn server_lists_split_on_commas_and_need_ports() {
+        assert_eq!(
+            server_list("127.0.0.10:2181,127.0.0.11:2181").unwrap(),
+            vec!["127.0.0.10:2181", "127.0.0.11:2181"]
+        );
+        assert_eq!(
+            server_list("localhost:2181").unwrap(),
+            vec!["localhost:2181"]
+        );
+        assert!(server_list("127.0.0.10").is_err());
+        assert!(server_list("127.0.0.10:2181,").is_err());
+        assert!(server_list(":2181").is_err());
+        assert!(server_list("a:99999").is_err());
     }
 }

@@ -3,8 +3,11 @@
 //! `zkbench load` drives one scenario (create, set, get, children, mixed, mixed-split,
 //! delete) with several sessions, each keeping a fixed number of requests in flight, and
 //! reports throughput and latency percentiles. `zkbench ready` measures how long a freshly
-//! spawned (or restarted) server takes to start serving. See tests/bench/README.md.
+//! spawned (or restarted) server takes to start serving. `zkbench failover` kills an
+//! ensemble's leader and measures how long until writes are acknowledged again. See
+//! tests/bench/README.md.
 
+mod failover;
 mod layout;
 mod load;
 mod prepare;
@@ -35,6 +38,8 @@ enum Command {
     Load(LoadArgs),
     /// Poll a server until it serves; report the time since a given spawn instant.
     Ready(ReadyArgs),
+    /// SIGKILL an ensemble's leader, round after round, and time the way back to writes.
+    Failover(FailoverArgs),
 }
 
 /// The operation mix of a load scenario.
@@ -87,7 +92,8 @@ impl OpKind {
 
 #[derive(Args, Debug)]
 pub struct LoadArgs {
-    /// Server address, host:port.
+    /// Server address, host:port; several, comma-separated, spread the sessions over them
+    /// (session i on server i mod N), as over an ensemble's members.
     #[arg(long, default_value = "127.0.0.1:2181")]
     pub server: String,
     /// Number of ZooKeeper sessions (one TCP connection each).
@@ -178,6 +184,35 @@ pub struct ReadyArgs {
     pub json: bool,
 }
 
+#[derive(Args, Debug)]
+pub struct FailoverArgs {
+    /// The ensemble's client addresses, comma-separated, in member order.
+    #[arg(long)]
+    pub servers: String,
+    /// The members' pid files, comma-separated, in the same order as --servers.
+    #[arg(long)]
+    pub pid_files: String,
+    /// Shell command that starts a killed member again; {index} is its position in
+    /// --servers (0-based). It must return once the member runs.
+    #[arg(long)]
+    pub restart: String,
+    /// Leader kills to measure.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub rounds: u32,
+    /// Pause between a writer's attempts.
+    #[arg(long, default_value = "2ms", value_parser = util::parse_duration)]
+    pub interval: Duration,
+    /// Give up when the ensemble has no single leader, or takes no write, for this long.
+    #[arg(long, default_value = "60s", value_parser = util::parse_duration)]
+    pub settle_timeout: Duration,
+    /// Label printed with the result (default "failover").
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Print one JSON object instead of a text line.
+    #[arg(long)]
+    pub json: bool,
+}
+
 fn runtime(threads: u32) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads as usize)
@@ -194,6 +229,9 @@ fn main() -> ExitCode {
         Command::Ready(args) => runtime(1)
             .map_err(|e| format!("cannot start the tokio runtime: {e}"))
             .and_then(|rt| rt.block_on(ready::run(&args))),
+        Command::Failover(args) => runtime(2)
+            .map_err(|e| format!("cannot start the tokio runtime: {e}"))
+            .and_then(|rt| rt.block_on(failover::run(&args))),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

@@ -182,7 +182,7 @@ async fn get_data(server: &str, path: &str) -> Result<(), Failure> {
     }
 }
 
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     // A zombie has exited even though /proc still lists it.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => stat

@@ -355,6 +355,18 @@ impl ZooCfg {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// A Java system property set through zoo.cfg: 3.8 turns an unknown
+    /// key `k` into the property `zookeeper.k`, so both `cnxTimeout` and
+    /// `zookeeper.cnxTimeout` reach `zookeeper.cnxTimeout`. `name` is
+    /// given without the prefix.
+    pub fn system_property(&self, name: &str) -> Option<&str> {
+        self.extra
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name || k.strip_prefix("zookeeper.") == Some(name))
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// `n` ticks in ms, capped at `i32::MAX` (parsed values never exceed it).

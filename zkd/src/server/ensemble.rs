@@ -157,11 +157,11 @@ impl Ensemble {
                 sync_limit: cfg.sync_limit,
                 engine: engine_cfg,
                 finalize_wait_ms: cfg
-                    .extra_value("fastleader.finalizeWait")
+                    .system_property("fastleader.finalizeWait")
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(DEFAULT_FINALIZE_WAIT_MS),
                 max_notification_interval_ms: cfg
-                    .extra_value("fastleader.maxNotificationInterval")
+                    .system_property("fastleader.maxNotificationInterval")
                     .and_then(|v| v.trim().parse().ok())
                     .unwrap_or(60_000),
             },

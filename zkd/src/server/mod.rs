@@ -144,8 +144,13 @@ impl Server {
     /// Binds the client port and starts serving. Returns once the port
     /// accepts connections.
     pub async fn start(cfg: ZooCfg) -> Result<Server, StartError> {
-        let addr = cfg.client_addr().ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "no clientPort configured")
+        let myid = crate::config::read_myid(&cfg.data_dir)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let addr = cfg.client_listen_addr(myid)?.ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no client port: set clientPort, or ;port on this server's server.N line",
+            )
         })?;
         let (locks, recovered) = tokio::task::block_in_place(|| recover(&cfg))?;
         let had_snapshot = recovered.summary.snapshot.is_some();
@@ -181,8 +186,6 @@ impl Server {
             snapshots.start(recovered.tree.snapshot_copy(), recovered.sessions.clone());
         }
         let (tree, sessions) = (recovered.tree, recovered.sessions);
-        let myid = crate::config::read_myid(&cfg.data_dir)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let engine_cfg = engine_config(&cfg, myid);
         let engine = Engine::with_tree(engine_cfg.clone(), tree, sessions, clock.now());
         let durable = Durable {

@@ -77,7 +77,7 @@ pub fn peers<'a>(
 }
 
 fn connect_timeout(cfg: &ZooCfg) -> io::Result<Duration> {
-    match cfg.extra_value("cnxTimeout") {
+    match cfg.system_property("cnxTimeout") {
         None => Ok(super::DEFAULT_CONNECT_TIMEOUT),
         Some(text) => match text.trim().parse::<u64>() {
             Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
