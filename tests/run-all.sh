@@ -2,7 +2,8 @@
 # The project's test command (.ci/run runs it). With no options it runs everything:
 #   1. tests/install-deps.sh (Debian packages, tests/.venv, kazoo's test suite)
 #   2. suite "rust":  cargo fmt --check, cargo clippy --all-targets -- -D warnings,
-#                     cargo test --workspace, cargo build --release
+#                     cargo test --workspace, the quorum simulation over ZKD_SIM_SEEDS
+#                     (default 1500) seeds per ensemble shape, cargo build --release
 #   3. suites "kazoo" (kazoo 2.11.0's own tests), "zkcli" (zkCli.sh), "climt" (cli_mt) and
 #      "fourlw" (four-letter words), each against zkd and then against Debian's Apache
 #      ZooKeeper 3.8 (the validation run that proves the tests themselves right);
@@ -125,6 +126,17 @@ if wants rust; then
             [[ "$step" == build* ]] && zkd_built=0
         fi
     done
+    # The quorum simulation over many more seeds than cargo test's default: random
+    # crashes, partitions and lost messages, checked after every step (a failing seed
+    # prints its number; ZKD_SIM_FIRST_SEED=N ZKD_SIM_SEEDS=1 replays it).
+    section "quorum simulation, ${ZKD_SIM_SEEDS:-1500} seeds x 2 ensembles"
+    start=$SECONDS
+    if ZKD_SIM_SEEDS="${ZKD_SIM_SEEDS:-1500}" timeout --kill-after=30 "$CARGO_BOUND_S" \
+        cargo test -p zkd --lib quorum::sim::tests::random; then
+        record_step "quorum-sim" 1 $((SECONDS - start))
+    else
+        record_step "quorum-sim" 0 $((SECONDS - start))
+    fi
 elif [[ -z "${ZKD_BIN:-}" && " ${targets[*]} " == *" zkd "* ]] \
     && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble; }; then
     # The client suites alone still need a current zkd, unless ZKD_BIN names one.

@@ -59,7 +59,8 @@ pub struct Leader {
     newleader_acks: BTreeSet<u64>,
     /// (currentEpoch, last zxid) at election: no learner may be ahead.
     state_summary: (i64, i64),
-    outstanding: BTreeMap<i64, (Proposal, BTreeSet<u64>)>,
+    /// Proposals being voted on: the proposal, who acked, when proposed.
+    outstanding: BTreeMap<i64, (Proposal, BTreeSet<u64>, u64)>,
     last_proposed: i64,
     committed_log: VecDeque<Proposal>,
     next_ping: u64,
@@ -352,7 +353,7 @@ impl Leader {
         // 3.8's startForwarding: the proposals still being voted on follow.
         let l = self.links.get_mut(&link).expect("present");
         l.forwarding = true;
-        for (zxid, (p, _)) in &self.outstanding {
+        for (zxid, (p, _, _)) in &self.outstanding {
             if *zxid > queued && !l.observer {
                 Self::send(ctx, link, LeaderMsg::Proposal(p.clone()));
                 queued = *zxid;
@@ -423,7 +424,8 @@ impl Leader {
             }
         }
         ctx.actions.push(Action::Persist(proposal.clone()));
-        self.outstanding.insert(zxid, (proposal, BTreeSet::new()));
+        self.outstanding
+            .insert(zxid, (proposal, BTreeSet::new(), ctx.now.mono_ms));
     }
 
     /// Our own log has everything up to `zxid`.
@@ -436,17 +438,17 @@ impl Leader {
     }
 
     fn ack(&mut self, ctx: &mut Ctx<'_>, sid: u64, zxid: i64) {
-        let Some((_, acks)) = self.outstanding.get_mut(&zxid) else {
+        let Some((_, acks, _)) = self.outstanding.get_mut(&zxid) else {
             return;
         };
         acks.insert(sid);
         // Commit in zxid order: a later proposal with a quorum waits for
         // the earlier ones.
-        while let Some((&first, (_, acks))) = self.outstanding.iter().next() {
+        while let Some((&first, (_, acks, _))) = self.outstanding.iter().next() {
             if !Self::has_quorum(ctx, acks.iter().copied()) {
                 break;
             }
-            let (proposal, _) = self.outstanding.remove(&first).expect("present");
+            let (proposal, _, _) = self.outstanding.remove(&first).expect("present");
             self.commit(ctx, proposal);
         }
     }
@@ -532,6 +534,24 @@ impl Leader {
                 return Err(format!(
                     "not enough followers in step within syncLimit; only {synced:?}"
                 ));
+            }
+            // 3.8's SyncLimitCheck: a follower that has not acknowledged
+            // the oldest proposal within syncLimit is dropped.
+            if let Some((zxid, (_, acks, at))) = self.outstanding.iter().next() {
+                if now.saturating_sub(*at) > deadline {
+                    let late: Vec<LinkId> = self
+                        .links
+                        .iter()
+                        .filter(|(_, l)| {
+                            l.state == LinkState::Active && !l.observer && !acks.contains(&l.sid)
+                        })
+                        .map(|(k, _)| *k)
+                        .collect();
+                    let why = format!("no ACK for 0x{zxid:x} within syncLimit");
+                    for link in late {
+                        self.drop_link(ctx, link, &why);
+                    }
+                }
             }
         }
         Ok(())

@@ -158,6 +158,16 @@ impl Core {
                     let now = self.clock.now();
                     if let Some(ens) = &mut self.ensemble {
                         ens.handle(&mut self.engine, input, now);
+                        for _ in 0..4096 {
+                            let Some(more) = ens.try_recv() else { break };
+                            ens.handle(&mut self.engine, more, now);
+                        }
+                    }
+                    for _ in 0..4096 {
+                        match rx.try_recv() {
+                            Ok(msg) => self.handle(msg),
+                            Err(_) => break,
+                        }
                     }
                 }
                 msg = rx.recv() => {

@@ -200,6 +200,19 @@ impl Ensemble {
         }
     }
 
+    /// An input already waiting, if any: the core takes a burst of them per
+    /// wake-up, so that one round of outputs (one log append, one flush per
+    /// link) answers many packets.
+    pub fn try_recv(&mut self) -> Option<QuorumInput> {
+        if let Ok(event) = self.link_rx.try_recv() {
+            return Some(QuorumInput::Link(event));
+        }
+        self.election_rx
+            .try_recv()
+            .ok()
+            .map(|(from, body)| QuorumInput::Election(from, body))
+    }
+
     /// Feeds one input to the peer.
     pub fn handle(&mut self, engine: &mut Engine, input: QuorumInput, now: Now) {
         match input {

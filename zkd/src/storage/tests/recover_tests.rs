@@ -232,3 +232,49 @@ fn swapped_directories_are_refused() {
     let err = dirs.prepare().unwrap_err();
     assert!(err.to_string().contains("dataDir and dataLogDir"), "{err}");
 }
+
+#[test]
+fn truncating_after_a_zxid_leaves_exactly_that_history() {
+    let mut h = History::new();
+    h.workload();
+    let (_tmp, dirs) = dirs();
+    let keep = 7;
+    // The snapshot every member writes at its first start.
+    write_snapshot(&dirs.snap_dir(), &History::new().tree, &[], 0).unwrap();
+    // Two files: the cut falls in the first, the second goes entirely;
+    // a snapshot newer than the cut goes too.
+    let mut w = TxnLogWriter::open(&dirs.log_dir(), log_opts()).unwrap();
+    for (i, (hdr, txn, d)) in h.entries.iter().enumerate() {
+        if i == keep + 3 {
+            w.roll().unwrap();
+        }
+        w.append(hdr, txn, Some(*d)).unwrap();
+    }
+    w.flush_and_sync(true).unwrap();
+    drop(w);
+    write_snapshot(&dirs.snap_dir(), &h.tree, &h.sessions_vec(), h.last_zxid()).unwrap();
+
+    let cut = crate::storage::truncate_after(&dirs, keep as i64).unwrap();
+    assert_eq!(cut, h.entries.len() - keep);
+
+    let mut expected = History::new();
+    for (hdr, txn, _) in &h.entries[..keep] {
+        expected.tree.apply(hdr, txn, &mut Vec::new());
+    }
+    let r = recover(&dirs, &opts()).unwrap();
+    assert_eq!(r.last_zxid, keep as i64);
+    assert_same_tree(&r.tree, &expected.tree);
+    assert_eq!(
+        r.summary.snapshot_zxid, 0,
+        "the newer snapshot must be gone"
+    );
+    // Appending the leader's history after the cut works and recovers.
+    let mut w = TxnLogWriter::open(&dirs.log_dir(), log_opts()).unwrap();
+    for (hdr, txn, d) in &h.entries[keep..] {
+        w.append(hdr, txn, Some(*d)).unwrap();
+    }
+    w.flush_and_sync(true).unwrap();
+    drop(w);
+    let r = recover(&dirs, &opts()).unwrap();
+    assert_same_tree(&r.tree, &h.tree);
+}
