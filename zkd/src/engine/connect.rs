@@ -35,7 +35,10 @@ impl Engine {
         self.remote_ips.insert(conn, remote);
         if req.session_id == 0 {
             let session = self.sessions.next_session_id();
-            self.sessions.add(session, timeout, now.mono_ms);
+            // A learner's session exists once the leader commits it.
+            if self.role != super::EngineRole::Learner {
+                self.sessions.add(session, timeout, now.mono_ms);
+            }
             self.conns.insert(
                 conn,
                 Conn {

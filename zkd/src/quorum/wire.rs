@@ -10,8 +10,9 @@ use crate::proto::quorum::{
 };
 use bytes::Bytes;
 
-fn txn_data(p: &Proposal) -> Option<Bytes> {
-    Some(encode_txn(&p.header, &p.txn, None))
+/// A transaction as PROPOSAL and INFORM carry it.
+pub fn txn_data(p: &Proposal) -> Bytes {
+    encode_txn(&p.header, &p.txn, None)
 }
 
 fn proposal(packet: &QuorumPacket) -> Result<Proposal, String> {
@@ -35,9 +36,9 @@ pub fn leader_packet(msg: &LeaderMsg) -> Option<QuorumPacket> {
         LeaderMsg::Diff { zxid } => p(T::Diff, *zxid, None),
         LeaderMsg::Trunc { zxid } => p(T::Trunc, *zxid, None),
         LeaderMsg::Snap { .. } => return None,
-        LeaderMsg::Proposal(prop) => p(T::Proposal, prop.zxid(), txn_data(prop)),
+        LeaderMsg::Proposal(prop) => p(T::Proposal, prop.zxid(), Some(txn_data(prop))),
         LeaderMsg::Commit { zxid } => p(T::Commit, *zxid, None),
-        LeaderMsg::Inform(prop) => p(T::Inform, prop.zxid(), txn_data(prop)),
+        LeaderMsg::Inform(prop) => p(T::Inform, prop.zxid(), Some(txn_data(prop))),
         LeaderMsg::NewLeader { zxid, config } => p(T::NewLeader, *zxid, Some(config.clone())),
         LeaderMsg::UpToDate => p(T::UpToDate, -1, None),
         LeaderMsg::Ping { zxid } => p(T::Ping, *zxid, None),

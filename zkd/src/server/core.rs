@@ -361,7 +361,7 @@ impl Core {
         match action {
             Action::Elect { to, body } => ens.send_election(to, body),
             Action::ConnectLeader { sid } => ens.connect_leader(sid),
-            Action::ToLearner { link, msg } => ens.to_learner(link, msg),
+            Action::ToLearner { link, msg } => ens.send_to_learner(link, msg),
             Action::ToLeader { link, msg } => ens
                 .links
                 .send(link, Outbound::Packet(wire::learner_packet(&msg))),

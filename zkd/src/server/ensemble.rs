@@ -6,6 +6,8 @@ use super::election_links::{ElectionLinks, LinkSettings};
 use super::quorum_links::{LinkEvent, LinkId, ListenerHandle, Outbound, QuorumLinks};
 use crate::config::ZooCfg;
 use crate::engine::{Engine, EngineConfig, Now};
+use crate::fourletter::BufferSizes;
+use crate::proto::quorum::{PacketType, QuorumPacket};
 use crate::quorum::messages::LeaderMsg;
 use crate::quorum::peer::{Epochs, Peer, PeerConfig};
 use crate::quorum::wire;
@@ -44,6 +46,11 @@ pub(crate) struct Ensemble {
     connect_timeout: Duration,
     /// When this member last started serving (leader uptime for mntr).
     pub serving_since: Option<std::time::Instant>,
+    /// The last proposal encoded: a leader sends each one to every
+    /// follower in a row, so one encoding serves them all.
+    last_encoded: Option<(i64, Bytes)>,
+    /// Sizes of the proposals this leader sent (mntr's *_proposal_size).
+    pub proposal_sizes: BufferSizes,
 }
 
 /// acceptedEpoch and currentEpoch from dataDir; missing files start from
@@ -188,6 +195,8 @@ impl Ensemble {
             dirs,
             connect_timeout,
             serving_since: None,
+            last_encoded: None,
+            proposal_sizes: BufferSizes::default(),
         })
     }
 
@@ -289,8 +298,27 @@ impl Ensemble {
         self.to_leader.insert(link);
     }
 
-    pub fn to_learner(&self, link: LinkId, msg: LeaderMsg) {
+    pub fn send_to_learner(&mut self, link: LinkId, msg: LeaderMsg) {
         match msg {
+            LeaderMsg::Proposal(ref p) | LeaderMsg::Inform(ref p) => {
+                let zxid = p.zxid();
+                let data = match &self.last_encoded {
+                    Some((z, data)) if *z == zxid => data.clone(),
+                    _ => {
+                        let data = wire::txn_data(p);
+                        self.proposal_sizes.record(data.len() as i32);
+                        self.last_encoded = Some((zxid, data.clone()));
+                        data
+                    }
+                };
+                let kind = if matches!(msg, LeaderMsg::Proposal(_)) {
+                    PacketType::Proposal
+                } else {
+                    PacketType::Inform
+                };
+                let packet = QuorumPacket::new(kind, zxid, Some(data));
+                self.links.send(link, Outbound::Packet(packet));
+            }
             LeaderMsg::Snap {
                 zxid,
                 tree,

@@ -65,7 +65,7 @@ impl fourletter::Source for CoreView<'_> {
                         leader_uptime_ms: ens
                             .serving_since
                             .map_or(0, |t| t.elapsed().as_millis() as u64),
-                        proposal_sizes: BufferSizes::default(),
+                        proposal_sizes: ens.proposal_sizes,
                     },
                 )
             }
@@ -145,7 +145,11 @@ impl fourletter::Source for CoreView<'_> {
         }
     }
 
-    fn reset_proposal_stats(&mut self) {}
+    fn reset_proposal_stats(&mut self) {
+        if let Some(ens) = &mut self.core.ensemble {
+            ens.proposal_sizes = BufferSizes::default();
+        }
+    }
 
     fn session_dump(&self) -> SessionDump {
         let sessions = self.core.engine.sessions();
