@@ -15,4 +15,5 @@ pub mod server;
 pub mod session;
 pub mod storage;
 pub mod storage_paths;
+pub mod systemd;
 pub mod tree;

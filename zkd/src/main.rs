@@ -51,46 +51,53 @@ fn purge(cfg: &ZooCfg, count: Option<usize>) -> Result<(), String> {
     Ok(())
 }
 
-fn init_logging(level: &str) {
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| level.to_owned());
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// The configuration, with the warnings found reading it (logged once
+/// logging is set up, which needs the myid the configuration names).
+struct Loaded {
+    cfg: ZooCfg,
+    myid: Option<u64>,
+    warnings: Vec<String>,
 }
 
-fn load(cli: &Cli) -> Result<ZooCfg, String> {
-    let cfg = match &cli.config {
+fn load(path: Option<&std::path::Path>) -> Result<Loaded, String> {
+    let mut warnings = Vec::new();
+    let (cfg, myid) = match path {
         Some(path) => {
             let loaded = ZooCfg::from_file(path).map_err(|e| e.to_string())?;
-            for warning in &loaded.warnings {
-                tracing::warn!("{warning}");
-            }
+            warnings.extend(loaded.warnings.iter().map(|w| w.to_string()));
             let myid = read_myid(&loaded.cfg.data_dir).map_err(|e| e.to_string())?;
             for warning in loaded.check_myid(myid).map_err(|e| e.to_string())? {
-                tracing::warn!("{warning}");
+                warnings.push(warning.to_string());
             }
-            loaded.cfg
+            (loaded.cfg, myid)
         }
-        None => ZooCfg::standalone_default(PathBuf::from("zkd-data")),
+        None => (ZooCfg::standalone_default(PathBuf::from("zkd-data")), None),
     };
     std::fs::create_dir_all(&cfg.data_dir)
         .map_err(|e| format!("{}: cannot create dataDir: {e}", cfg.data_dir.display()))?;
-    Ok(cfg)
+    Ok(Loaded {
+        cfg,
+        myid,
+        warnings,
+    })
 }
 
 fn main() -> ExitCode {
+    // SAFETY: first thing in main, before any thread exists.
+    let notifier = unsafe { zkd::systemd::Notifier::take_from_env() };
     let cli = Cli::parse();
-    init_logging(&cli.log_level);
-    let cfg = match load(&cli) {
-        Ok(cfg) => cfg,
+    let loaded = match load(cli.config.as_deref()) {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("zkd: {e}");
             return ExitCode::from(2);
         }
     };
+    let log = zkd::systemd::init_logging(&cli.log_level, loaded.myid);
+    for warning in &loaded.warnings {
+        tracing::warn!("{warning}");
+    }
+    let cfg = loaded.cfg;
     if let Some(Command::Purge { count }) = cli.command {
         return match purge(&cfg, count) {
             Ok(()) => ExitCode::SUCCESS,
@@ -111,26 +118,66 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let server = match Server::start(cfg).await {
+        let server = match Server::start_with(cfg, notifier.clone()).await {
             Ok(s) => s,
             Err(e) => {
+                tracing::error!("{e}");
                 eprintln!("zkd: {e}");
                 return ExitCode::FAILURE;
             }
         };
-        wait_for_signal().await;
+        run_until_stopped(&server, &cli, &log).await;
         tracing::info!("shutting down");
         server.shutdown().await;
         ExitCode::SUCCESS
     })
 }
 
-async fn wait_for_signal() {
+/// Serves until SIGTERM or SIGINT; SIGHUP re-reads zoo.cfg and applies
+/// what can change without a restart.
+async fn run_until_stopped(server: &Server, cli: &Cli, log: &zkd::systemd::LogHandle) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+    let mut hup = signal(SignalKind::hangup()).expect("SIGHUP handler");
+    loop {
+        tokio::select! {
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = hup.recv() => reload(server, cli, log).await,
+        }
     }
+}
+
+async fn reload(server: &Server, cli: &Cli, log: &zkd::systemd::LogHandle) {
+    server.reloading();
+    let result = match cli.config.as_deref() {
+        Some(path) => load(Some(path)).map(|l| {
+            for warning in &l.warnings {
+                tracing::warn!("{warning}");
+            }
+            Some(l.cfg)
+        }),
+        None => Ok(None),
+    };
+    match result {
+        Ok(cfg) => {
+            let spec = cfg
+                .as_ref()
+                .and_then(|c| c.system_property("zkd.logLevel"))
+                .unwrap_or(&cli.log_level)
+                .to_owned();
+            if std::env::var_os("RUST_LOG").is_none() {
+                if let Err(e) = log.set_filter(&spec) {
+                    tracing::warn!("reload: {e}");
+                }
+            }
+            if let Some(cfg) = cfg {
+                server.reload(cfg).await;
+            }
+            tracing::info!("configuration reloaded");
+        }
+        Err(e) => tracing::error!("reload refused, keeping the running configuration: {e}"),
+    }
+    server.reloaded();
 }

@@ -163,6 +163,7 @@ const KNOWN_SYSPROP: &[&str] = &[
     "enforce.auth.schemes",
     "enforceQuota",
     "ensembleAuthName",
+    "fastleader.finalizeWait",
     "fastleader.maxNotificationInterval",
     "fastleader.minNotificationInterval",
     "flushDelay",
@@ -245,6 +246,8 @@ const KNOWN_SYSPROP: &[&str] = &[
     "watcherCleanIntervalInSeconds",
     "watcherCleanThreadsNum",
     "watcherCleanThreshold",
+    // zkd's own: the log filter a SIGHUP reload applies.
+    "zkd.logLevel",
 ];
 
 /// Families of known keys (TLS, auth providers, metrics provider options).

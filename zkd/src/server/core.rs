@@ -55,6 +55,11 @@ pub enum CoreMsg {
         generation: u64,
         zxid: i64,
     },
+    /// SIGHUP: apply what can change without a restart, then answer.
+    Reload {
+        cfg: Box<ZooCfg>,
+        done: oneshot::Sender<()>,
+    },
     FourLetter {
         word: crate::fourletter::Word,
         extra: Vec<u8>,
@@ -104,6 +109,8 @@ pub(super) struct Core {
     pub ensemble: Option<Ensemble>,
     /// For restarting the log thread after a truncation.
     core_tx: mpsc::UnboundedSender<CoreMsg>,
+    /// Tells systemd how the server is doing.
+    pub reporter: crate::systemd::Reporter,
 }
 
 impl Core {
@@ -119,6 +126,7 @@ impl Core {
         Core {
             ensemble,
             core_tx,
+            reporter: crate::systemd::Reporter::new(Default::default()),
             log: Some(durable.log),
             generation: 0,
             unlogged: Vec::new(),
@@ -193,6 +201,7 @@ impl Core {
             }
             self.process_outputs();
             self.flush();
+            self.report();
         }
         for (_, c) in self.conns.drain() {
             let _ = c.out.send(ToConn::Close);
@@ -295,6 +304,10 @@ impl Core {
                     self.engine.persist_failed(zxid, now);
                 }
             }
+            CoreMsg::Reload { cfg, done } => {
+                self.reload(*cfg);
+                let _ = done.send(());
+            }
             CoreMsg::FourLetter {
                 word,
                 extra,
@@ -353,6 +366,64 @@ impl Core {
         }
     }
 
+    /// The facts systemd's STATUS line shows; also pings the watchdog, so
+    /// that pings stop when this loop stops turning.
+    fn report(&mut self) {
+        let zxid = self.engine.tree().last_zxid;
+        let facts = match &self.ensemble {
+            None => crate::systemd::StatusFacts {
+                mode: "standalone",
+                leader: None,
+                zxid,
+                clients: self.conns.len(),
+                serving: true,
+            },
+            Some(ens) => {
+                let serving = ens.peer.is_serving();
+                crate::systemd::StatusFacts {
+                    mode: if serving {
+                        mode_word(ens.peer.state())
+                    } else {
+                        "looking"
+                    },
+                    leader: ens.peer.leader_id().filter(|_| serving),
+                    zxid,
+                    clients: self.conns.len(),
+                    serving,
+                }
+            }
+        };
+        self.reporter.update(&facts, Instant::now());
+    }
+
+    /// SIGHUP: what can change without a restart.
+    fn reload(&mut self, cfg: ZooCfg) {
+        if cfg.four_letter_words != self.cfg.four_letter_words {
+            tracing::info!("four-letter-word whitelist reloaded");
+        }
+        self.cfg.four_letter_words = cfg.four_letter_words.clone();
+        self.cfg.max_client_cnxns = cfg.max_client_cnxns;
+        let mut needs_restart = Vec::new();
+        if cfg.servers != self.cfg.servers {
+            needs_restart.push("server.N lines");
+        }
+        if cfg.data_dir != self.cfg.data_dir || cfg.data_log_dir() != self.cfg.data_log_dir() {
+            needs_restart.push("dataDir/dataLogDir");
+        }
+        if cfg.client_addr() != self.cfg.client_addr() {
+            needs_restart.push("client address");
+        }
+        if cfg.tick_time_ms != self.cfg.tick_time_ms {
+            needs_restart.push("tickTime");
+        }
+        if !needs_restart.is_empty() {
+            tracing::warn!(
+                "reload: {} changed; that takes a restart (systemctl restart zkd)",
+                needs_restart.join(", ")
+            );
+        }
+    }
+
     /// Carries out one thing the quorum member asked for.
     fn act(&mut self, action: Action) {
         let Some(ens) = self.ensemble.as_mut() else {
@@ -405,11 +476,21 @@ impl Core {
             }
             Action::Serving => {
                 ens.serving_since = Some(Instant::now());
-                tracing::info!(state = ?ens.peer.state(), "serving clients");
+                tracing::info!(
+                    mode = mode_word(ens.peer.state()),
+                    leader = ens.peer.leader_id(),
+                    zxid = format_args!("0x{:x}", self.engine.tree().last_zxid),
+                    epoch = ens.peer.epochs().current,
+                    "serving clients"
+                );
             }
             Action::Looking => {
                 ens.serving_since = None;
-                tracing::info!("not serving clients until a leader is elected");
+                tracing::info!(
+                    mode = "looking",
+                    zxid = format_args!("0x{:x}", self.engine.tree().last_zxid),
+                    "not serving clients until a leader is elected"
+                );
             }
         }
     }
@@ -575,6 +656,17 @@ impl Core {
                 self.engine.disconnected(conn);
             }
         }
+    }
+}
+
+/// The word `srvr` prints after `Mode:` for a member in `state`.
+fn mode_word(state: crate::quorum::election::ServerState) -> &'static str {
+    use crate::quorum::election::ServerState;
+    match state {
+        ServerState::Leading => "leader",
+        ServerState::Following => "follower",
+        ServerState::Observing => "observer",
+        ServerState::Looking => "looking",
     }
 }
 

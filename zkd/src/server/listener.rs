@@ -61,10 +61,11 @@ pub(super) async fn accept_loop(
                 continue;
             }
         };
-        if !per_ip.try_acquire(peer.ip(), limits.max_client_cnxns_per_ip) {
+        let max = limits.max_client_cnxns_per_ip.load(Ordering::Relaxed);
+        if !per_ip.try_acquire(peer.ip(), max) {
             tracing::warn!(
                 client = %peer.ip(),
-                max = limits.max_client_cnxns_per_ip,
+                max,
                 "too many connections from this address; refusing"
             );
             drop(stream);

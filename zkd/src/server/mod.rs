@@ -29,7 +29,8 @@ pub use self::core::CoreMsg;
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_frame: usize,
-    pub max_client_cnxns_per_ip: u32,
+    /// Shared with the listener so that a reload can change it.
+    pub max_client_cnxns_per_ip: Arc<std::sync::atomic::AtomicU32>,
     pub global_outstanding: u32,
 }
 
@@ -37,6 +38,9 @@ pub struct Limits {
 pub struct Server {
     client_addr: SocketAddr,
     shutdown: watch::Sender<bool>,
+    core_tx: mpsc::UnboundedSender<CoreMsg>,
+    notifier: crate::systemd::Notifier,
+    max_client_cnxns: Arc<std::sync::atomic::AtomicU32>,
     core: tokio::task::JoinHandle<()>,
     /// Held for the server's life: no second process may use the dataDir.
     _locks: Vec<DataDirLock>,
@@ -144,6 +148,14 @@ impl Server {
     /// Binds the client port and starts serving. Returns once the port
     /// accepts connections.
     pub async fn start(cfg: ZooCfg) -> Result<Server, StartError> {
+        Self::start_with(cfg, crate::systemd::Notifier::default()).await
+    }
+
+    /// [`Server::start`], telling systemd through `notifier` how it goes.
+    pub async fn start_with(
+        cfg: ZooCfg,
+        notifier: crate::systemd::Notifier,
+    ) -> Result<Server, StartError> {
         let myid = crate::config::read_myid(&cfg.data_dir)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let addr = cfg.client_listen_addr(myid)?.ok_or_else(|| {
@@ -152,7 +164,11 @@ impl Server {
                 "no client port: set clientPort, or ;port on this server's server.N line",
             )
         })?;
-        let (locks, recovered) = tokio::task::block_in_place(|| recover(&cfg))?;
+        let (locks, recovered) = {
+            // A large dataDir takes a while: systemd is told to wait.
+            let _extend = crate::systemd::ExtendWhile::start(&notifier);
+            tokio::task::block_in_place(|| recover(&cfg))?
+        };
         let had_snapshot = recovered.summary.snapshot.is_some();
         let socket = if addr.is_ipv4() {
             tokio::net::TcpSocket::new_v4()?
@@ -167,7 +183,9 @@ impl Server {
         let client_addr = listener.local_addr()?;
         let limits = Limits {
             max_frame: cfg.jute_max_buffer as usize,
-            max_client_cnxns_per_ip: cfg.max_client_cnxns,
+            max_client_cnxns_per_ip: Arc::new(std::sync::atomic::AtomicU32::new(
+                cfg.max_client_cnxns,
+            )),
             global_outstanding: cfg.global_outstanding_limit,
         };
         let clock = Clock::new();
@@ -209,7 +227,9 @@ impl Server {
                 .into())
             }
         };
-        let core_state = core::Core::new(
+        let max_client_cnxns = limits.max_client_cnxns_per_ip.clone();
+        let reload_tx = core_tx.clone();
+        let mut core_state = core::Core::new(
             &cfg,
             clock.clone(),
             client_addr,
@@ -218,6 +238,7 @@ impl Server {
             ensemble,
             core_tx.clone(),
         );
+        core_state.reporter = crate::systemd::Reporter::new(notifier.clone());
         let core = tokio::spawn(core_state.run(core_rx, shutdown_rx.clone()));
         tokio::spawn(listener::accept_loop(
             listener,
@@ -239,8 +260,43 @@ impl Server {
             client_addr,
             shutdown,
             core,
+            core_tx: reload_tx,
+            notifier,
+            max_client_cnxns,
             _locks: locks,
         })
+    }
+
+    /// SIGHUP received: tell systemd a reload is under way.
+    pub fn reloading(&self) {
+        let monotonic = sd_notify::NotifyState::monotonic_usec_now()
+            .unwrap_or(sd_notify::NotifyState::MonotonicUsec(0));
+        self.notifier
+            .send(&[sd_notify::NotifyState::Reloading, monotonic]);
+    }
+
+    /// Applies what can change without a restart: the four-letter-word
+    /// whitelist and the per-address connection limit. Other changes need a
+    /// restart and are logged as such.
+    pub async fn reload(&self, cfg: ZooCfg) {
+        self.max_client_cnxns
+            .store(cfg.max_client_cnxns, std::sync::atomic::Ordering::Relaxed);
+        let (done, wait) = tokio::sync::oneshot::channel();
+        if self
+            .core_tx
+            .send(CoreMsg::Reload {
+                cfg: Box::new(cfg),
+                done,
+            })
+            .is_ok()
+        {
+            let _ = wait.await;
+        }
+    }
+
+    /// The reload is done.
+    pub fn reloaded(&self) {
+        self.notifier.send(&[sd_notify::NotifyState::Ready]);
     }
 
     pub fn client_addr(&self) -> SocketAddr {
@@ -249,6 +305,10 @@ impl Server {
 
     /// Stops accepting, closes connections and waits for the core to end.
     pub async fn shutdown(self) {
+        self.notifier.send(&[
+            sd_notify::NotifyState::Stopping,
+            sd_notify::NotifyState::Status("mode=stopping"),
+        ]);
         let _ = self.shutdown.send(true);
         let _ = self.core.await;
     }
