@@ -177,6 +177,81 @@ impl Drop for ExtendWhile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    fn socket() -> (tempfile::TempDir, UnixDatagram, Notifier) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_nonblocking(true).unwrap();
+        let notifier = Notifier::to_socket(path, Some(Duration::from_millis(200)));
+        (dir, sock, notifier)
+    }
+
+    fn received(sock: &UnixDatagram) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = sock.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
+
+    fn facts(mode: &'static str, serving: bool) -> StatusFacts {
+        StatusFacts {
+            mode,
+            leader: None,
+            zxid: 0,
+            clients: 0,
+            serving,
+        }
+    }
+
+    #[test]
+    fn watchdog_pings_come_only_from_loop_turns() {
+        let (_dir, sock, notifier) = socket();
+        let mut r = Reporter::new(notifier);
+        let t0 = Instant::now();
+        r.update(&facts("standalone", true), t0);
+        let first = received(&sock);
+        assert_eq!(first[0], "READY=1\nSTATUS=mode=standalone zxid=0x0 clients=0\n");
+        assert!(first.contains(&"WATCHDOG=1\n".to_string()));
+        // Too soon for another ping (half of 200 ms has not passed).
+        r.update(&facts("standalone", true), t0 + Duration::from_millis(60));
+        assert!(received(&sock).is_empty());
+        r.update(&facts("standalone", true), t0 + Duration::from_millis(110));
+        assert_eq!(received(&sock), vec!["WATCHDOG=1\n".to_string()]);
+        // A stalled loop makes no calls, so nothing is sent however long it stalls:
+        // there is no timer thread that could ping on its behalf.
+        std::thread::sleep(Duration::from_millis(250));
+        assert!(received(&sock).is_empty());
+    }
+
+    #[test]
+    fn waiting_extends_the_start_timeout_and_a_role_change_updates_status_at_once() {
+        let (_dir, sock, notifier) = socket();
+        let mut r = Reporter::new(notifier);
+        let t0 = Instant::now();
+        r.update(&facts("looking", false), t0);
+        let msgs = received(&sock);
+        assert!(msgs.contains(&"STATUS=mode=looking zxid=0x0 clients=0\n".to_string()));
+        assert!(msgs.iter().any(|m| m.starts_with("EXTEND_TIMEOUT_USEC=20000000")));
+        assert!(!msgs.iter().any(|m| m.contains("READY=1")));
+        let mut f = facts("follower", true);
+        f.leader = Some(3);
+        r.update(&f, t0 + Duration::from_millis(10));
+        let msgs = received(&sock);
+        assert_eq!(msgs[0], "READY=1\nSTATUS=mode=follower leader=3 zxid=0x0 clients=0\n");
+        // Only the figures changed, within a second: no new STATUS yet.
+        f.zxid = 5;
+        r.update(&f, t0 + Duration::from_millis(20));
+        assert!(!received(&sock).iter().any(|m| m.starts_with("STATUS")));
+        // The role changed: at once.
+        r.update(&facts("looking", false), t0 + Duration::from_millis(30));
+        assert!(received(&sock)
+            .iter()
+            .any(|m| m == "STATUS=mode=looking zxid=0x0 clients=0\n"));
+    }
 
     #[test]
     fn status_line_reads_like_the_issue_says() {
