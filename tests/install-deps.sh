@@ -29,6 +29,8 @@ apt_packages=(
     gcc
     coreutils       # timeout
     nftables        # nft: the ensemble suite's partitions cut peer ports with it
+    libssl-dev      # zkctl's ssh2 builds libssh2 against OpenSSL
+    pkg-config
 )
 
 missing=()

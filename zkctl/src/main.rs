@@ -1,6 +1,8 @@
 //! `zkctl`: tools for operating zkd (and Apache ZooKeeper) servers.
 
 mod four_letter;
+#[allow(dead_code)] // used by the commands arriving with issue 6
+mod model;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

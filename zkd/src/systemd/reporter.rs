@@ -214,7 +214,10 @@ mod tests {
         let t0 = Instant::now();
         r.update(&facts("standalone", true), t0);
         let first = received(&sock);
-        assert_eq!(first[0], "READY=1\nSTATUS=mode=standalone zxid=0x0 clients=0\n");
+        assert_eq!(
+            first[0],
+            "READY=1\nSTATUS=mode=standalone zxid=0x0 clients=0\n"
+        );
         assert!(first.contains(&"WATCHDOG=1\n".to_string()));
         // Too soon for another ping (half of 200 ms has not passed).
         r.update(&facts("standalone", true), t0 + Duration::from_millis(60));
@@ -235,13 +238,18 @@ mod tests {
         r.update(&facts("looking", false), t0);
         let msgs = received(&sock);
         assert!(msgs.contains(&"STATUS=mode=looking zxid=0x0 clients=0\n".to_string()));
-        assert!(msgs.iter().any(|m| m.starts_with("EXTEND_TIMEOUT_USEC=20000000")));
+        assert!(msgs
+            .iter()
+            .any(|m| m.starts_with("EXTEND_TIMEOUT_USEC=20000000")));
         assert!(!msgs.iter().any(|m| m.contains("READY=1")));
         let mut f = facts("follower", true);
         f.leader = Some(3);
         r.update(&f, t0 + Duration::from_millis(10));
         let msgs = received(&sock);
-        assert_eq!(msgs[0], "READY=1\nSTATUS=mode=follower leader=3 zxid=0x0 clients=0\n");
+        assert_eq!(
+            msgs[0],
+            "READY=1\nSTATUS=mode=follower leader=3 zxid=0x0 clients=0\n"
+        );
         // Only the figures changed, within a second: no new STATUS yet.
         f.zxid = 5;
         r.update(&f, t0 + Duration::from_millis(20));
