@@ -5,7 +5,9 @@
 #     ensemble suite's network partitions);
 #   - tests/.venv: pinned Python packages from tests/requirements.txt;
 #   - kazoo 2.11.0's own test suite, from its sdist, unpacked unmodified under
-#     tests/.venv/kazoo-src/kazoo-2.11.0.
+#     tests/.venv/kazoo-src/kazoo-2.11.0;
+#   - the nspawn test bed's Debian root fs (tests/testbed/testbed.py image: debootstrap from
+#     deb.debian.org once, cached under /var/cache/zkd-testbed); needs root.
 # Prints one line per step; exits non-zero naming the step that failed.
 set -euo pipefail
 
@@ -31,6 +33,10 @@ apt_packages=(
     nftables        # nft: the ensemble suite's partitions cut peer ports with it
     libssl-dev      # zkctl's ssh2 builds libssh2 against OpenSSL
     pkg-config
+    systemd-container   # systemd-nspawn: the test bed's booted hosts
+    debootstrap     # the test bed's Debian root fs
+    iproute2        # ip: the test bed's network namespaces, bridge and veths
+    openssh-client  # ssh/scp into the test bed's hosts
 )
 
 missing=()
@@ -53,7 +59,8 @@ if ((${#missing[@]})); then
 else
     say "apt: all ${#apt_packages[@]} packages present"
 fi
-for f in /usr/share/java/zookeeper.jar /usr/share/zookeeper/bin/zkCli.sh /usr/lib/zookeeper/bin/cli_mt /usr/sbin/nft; do
+for f in /usr/share/java/zookeeper.jar /usr/share/zookeeper/bin/zkCli.sh /usr/lib/zookeeper/bin/cli_mt /usr/sbin/nft \
+    /usr/bin/systemd-nspawn /usr/sbin/debootstrap /usr/bin/ssh /usr/bin/scp /usr/bin/ssh-keygen; do
     [[ -e "$f" ]] || die "$f is missing although its package is installed"
 done
 
@@ -85,5 +92,15 @@ else
     mkdir -p "$(dirname "$KAZOO_SRC")"
     tar -xzf "$sdist" -C "$(dirname "$KAZOO_SRC")" || die "cannot unpack $sdist"
     [[ -f "$KAZOO_SRC/kazoo/tests/test_client.py" ]] || die "$sdist has no kazoo/tests"
+fi
+# The image is keyed by its recipe: testbed.py returns at once when the current one is cached.
+sudo=()
+((EUID == 0)) || sudo=(sudo)
+if ((EUID == 0)) || command -v sudo >/dev/null; then
+    image="$("${sudo[@]}" "$PYTHON" "$TESTS/testbed/testbed.py" image)" \
+        || die "tests/testbed/testbed.py image failed"
+    say "test bed image: $image"
+else
+    say "test bed image: not built (needs root; the testbed suite skips without root)"
 fi
 say "done"

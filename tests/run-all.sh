@@ -10,10 +10,13 @@
 #   4. suite "durability" (zkd killed, its dataDir damaged or full, restarted), zkd only;
 #   5. suite "ensemble" (3- and 5-member ensembles on 127.0.0.10-15: elections, kills,
 #      partitions, observers), once per composition: all-Apache with --target apache, all-zkd
-#      and the four mixed ones (each mix with the leader on either kind) with --target zkd.
+#      and the four mixed ones (each mix with the leader on either kind) with --target zkd;
+#   6. suite "testbed" (the nspawn test bed's smoke tests: booted Debian hosts with systemd
+#      and sshd on a private network, faults, clean teardown); needs root, no zkd;
+#   7. suite "systemd" (zkd's units and sd_notify under a real systemd in test-bed hosts).
 # It prints one summary line per suite and target, and exits non-zero if any failed.
 #
-# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble]...
+# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble|testbed|systemd]...
 #                         [--target zkd|apache|both]
 #                         [--no-install] [-- extra pytest arguments]
 #   --suite    run only these suites (repeatable; "cli" = zkcli + climt + fourlw)
@@ -39,6 +42,7 @@ KAZOO_BOUND_S=1200
 CLI_BOUND_S=600
 DURABILITY_BOUND_S=600
 ENSEMBLE_BOUND_S=600
+TESTBED_BOUND_S=600
 
 suites=()
 target=both
@@ -54,13 +58,13 @@ while (($#)); do
         *) echo "run-all: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
-((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble)
+((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble testbed systemd)
 selected=()
 for s in "${suites[@]}"; do
     case "$s" in
-        rust|kazoo|zkcli|climt|fourlw|durability|ensemble) selected+=("$s") ;;
+        rust|kazoo|zkcli|climt|fourlw|durability|ensemble|testbed|systemd) selected+=("$s") ;;
         cli) selected+=(zkcli climt fourlw) ;;
-        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble)" >&2; exit 2 ;;
+        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble, testbed, systemd)" >&2; exit 2 ;;
     esac
 done
 case "$target" in
@@ -138,7 +142,7 @@ if wants rust; then
         record_step "quorum-sim" 0 $((SECONDS - start))
     fi
 elif [[ -z "${ZKD_BIN:-}" && " ${targets[*]} " == *" zkd "* ]] \
-    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble; }; then
+    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble || wants systemd; }; then
     # The client suites alone still need a current zkd, unless ZKD_BIN names one.
     section "cargo build --release -p zkd"
     start=$SECONDS
@@ -240,6 +244,17 @@ if wants ensemble; then
         ZK_ENSEMBLE="$comp" run_pytest "ensemble-${comp//,/-}" "$comp" "$ENSEMBLE_BOUND_S" \
             "$TESTS/ensemble"
     done
+fi
+
+# The test bed boots its own Debian hosts; no server under test runs in it yet.
+if wants testbed; then
+    run_pytest "testbed" none "$TESTBED_BOUND_S" "$TESTS/testbed"
+fi
+
+# zkd under a real systemd, in booted hosts of the test bed: units, readiness, watchdog,
+# reload, journald fields, the security rating, a three-host ensemble.
+if wants systemd; then
+    run_pytest "systemd" zkd "$TESTBED_BOUND_S" "$TESTS/systemd"
 fi
 
 section "summary"
