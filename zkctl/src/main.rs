@@ -1,6 +1,10 @@
 //! `zkctl`: tools for operating zkd (and Apache ZooKeeper) servers.
 
 mod four_letter;
+#[allow(dead_code)] // rewrite() is used by deploy, arriving with issue 6
+mod hosts_file;
+#[allow(dead_code)] // validate uses part; check, deploy and status (issue 6) the rest
+mod inventory;
 #[allow(dead_code)] // used by the commands arriving with issue 6
 mod model;
 
@@ -8,6 +12,8 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkd::config::ZooCfg;
+
+use inventory::Inventory;
 
 #[derive(Parser, Debug)]
 #[command(name = "zkctl", version, about = "Operate zkd and ZooKeeper servers")]
@@ -37,6 +43,15 @@ enum Command {
         /// Print the configuration as zkd would write it.
         #[arg(long)]
         render: bool,
+    },
+    /// Check an inventory.toml without touching any host: prints the
+    /// members it describes and its warnings, or every error at
+    /// file:line:column (exit status 2).
+    Validate {
+        inventory: PathBuf,
+        /// Print the zoo.cfg zkctl would write on host NAME instead.
+        #[arg(long, value_name = "NAME")]
+        zoo_cfg: Option<String>,
     },
 }
 
@@ -78,5 +93,46 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Validate { inventory, zoo_cfg } => validate(&inventory, zoo_cfg.as_deref()),
     }
+}
+
+fn validate(path: &std::path::Path, zoo_cfg_of: Option<&str>) -> ExitCode {
+    let inventory = match Inventory::load(path) {
+        Ok(inventory) => inventory,
+        Err(refused) => {
+            for warning in &refused.warnings {
+                eprintln!("warning: {warning}");
+            }
+            for error in &refused.errors {
+                eprintln!("error: {error}");
+            }
+            let n = refused.errors.len();
+            eprintln!(
+                "zkctl: {}: {n} error{}",
+                path.display(),
+                if n == 1 { "" } else { "s" }
+            );
+            return ExitCode::from(2);
+        }
+    };
+    for warning in inventory.warnings() {
+        eprintln!("warning: {warning}");
+    }
+    match zoo_cfg_of {
+        None => print!("{}", inventory.describe()),
+        Some(name) => match inventory.zoo_cfg_for(name) {
+            Some(cfg) => print!("{}", cfg.render()),
+            None => {
+                let names: Vec<&str> = inventory.hosts().iter().map(|h| h.name.as_str()).collect();
+                eprintln!(
+                    "zkctl: {}: no host named {name} (hosts: {})",
+                    path.display(),
+                    names.join(", ")
+                );
+                return ExitCode::from(2);
+            }
+        },
+    }
+    ExitCode::SUCCESS
 }
