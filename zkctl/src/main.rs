@@ -7,6 +7,8 @@ mod hosts_file;
 mod inventory;
 #[allow(dead_code)] // used by the commands arriving with issue 6
 mod model;
+#[allow(dead_code)] // used by check/deploy
+mod remote;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,0 +1,4 @@
+//! Working on the inventory's hosts: what goes on them, the pre-flight
+//! checks, deploy with its rolling restart, and start/stop.
+
+pub mod files;
