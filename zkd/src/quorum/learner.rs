@@ -9,8 +9,11 @@ use super::peer::{Action, Ctx, LinkId};
 use crate::engine::Output;
 use std::collections::VecDeque;
 
-/// Pause between attempts to reach the leader.
-const CONNECT_RETRY_MS: u64 = 100;
+/// Pause between attempts to reach the leader, and how many failed
+/// attempts end the term (3.8 gives up after 5 too): a leader that is
+/// gone must not keep its followers from electing another for initLimit.
+const CONNECT_RETRY_MS: u64 = 200;
+const CONNECT_ATTEMPTS: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -52,6 +55,7 @@ pub struct Learner {
     connect_deadline: u64,
     /// When to try connecting to the leader again after a failed attempt.
     retry_at: Option<u64>,
+    failed_connects: u32,
 }
 
 impl Learner {
@@ -73,6 +77,7 @@ impl Learner {
             last_heard: ctx.now.mono_ms,
             connect_deadline: ctx.now.mono_ms + ctx.cfg.init_ms(),
             retry_at: None,
+            failed_connects: 0,
         }
     }
 
@@ -393,6 +398,12 @@ impl Learner {
     pub fn tick(&mut self, ctx: &mut Ctx<'_>) -> Result<(), String> {
         let now = ctx.now.mono_ms;
         if self.phase == Phase::Connecting {
+            if self.failed_connects >= CONNECT_ATTEMPTS {
+                return Err(format!(
+                    "leader {} refused {} connection attempts",
+                    self.leader, self.failed_connects
+                ));
+            }
             if self.retry_at.is_some_and(|t| now >= t) {
                 self.retry_at = None;
                 ctx.actions.push(Action::ConnectLeader { sid: self.leader });
