@@ -121,7 +121,7 @@ fn main() -> ExitCode {
         let server = match Server::start_with(cfg, notifier.clone()).await {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!("{e}");
+                // One line, on stderr (the journal under systemd).
                 eprintln!("zkd: {e}");
                 return ExitCode::FAILURE;
             }
