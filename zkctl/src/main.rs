@@ -1,5 +1,6 @@
 //! `zkctl`: tools for operating zkd (and Apache ZooKeeper) servers.
 
+mod commands;
 mod four_letter;
 #[allow(dead_code)] // rewrite() is used by deploy, arriving with issue 6
 mod hosts_file;
@@ -10,6 +11,7 @@ mod model;
 mod playground;
 #[allow(dead_code)] // used by check/deploy
 mod remote;
+mod ssh;
 mod status;
 
 use clap::{Parser, Subcommand};
@@ -58,13 +60,55 @@ enum Command {
         #[arg(long, value_name = "NAME")]
         zoo_cfg: Option<String>,
     },
+    /// Pre-flight checks on every host over SSH: reachable, sudo, OS and
+    /// architecture, systemd, ports, dataDir space, clock, names.
+    Check { inventory: PathBuf },
+    /// Install zkd on every host of the inventory, start the ensemble, and
+    /// prove exactly one member leads (exit 0 only then). Safe to run again:
+    /// unchanged hosts are not touched; changed ones restart one at a time,
+    /// the leader last.
+    Deploy {
+        inventory: PathBuf,
+        /// The zkd binary to install (default: the one beside zkctl).
+        #[arg(long, value_name = "PATH")]
+        zkd: Option<PathBuf>,
+        /// Seconds the ensemble may take to become healthy.
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
+    /// Start zkd on every host (or --host), without waiting on each.
+    Start {
+        inventory: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
+    /// Stop zkd on every host (or --host).
+    Stop {
+        inventory: PathBuf,
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+    },
+    /// Restart zkd; --rolling goes one member at a time, the leader last.
+    Restart {
+        inventory: PathBuf,
+        #[arg(long)]
+        rolling: bool,
+        #[arg(long, value_name = "NAME")]
+        host: Option<String>,
+        #[arg(long, default_value_t = 120)]
+        wait: u64,
+    },
     /// How an ensemble is doing: one row per member (srvr and mntr on its
     /// client port) and a summary. Exits 0 only when healthy: one leader,
     /// every other voter following, observers observing, one epoch.
     Status {
-        /// A zoo.cfg listing the members (server.N lines), e.g. any member's.
-        #[arg(long, value_name = "PATH")]
-        config: PathBuf,
+        /// The inventory.toml of the ensemble (systemd columns come over SSH).
+        inventory: Option<PathBuf>,
+        /// Or a zoo.cfg listing the members (server.N lines), e.g. any member's.
+        #[arg(long, value_name = "PATH", conflicts_with = "inventory")]
+        config: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -144,10 +188,54 @@ fn main() -> ExitCode {
             }
         },
         Command::Status {
+            inventory,
             config,
             json,
             timeout,
-        } => run_status(&config, json, timeout),
+        } => match (inventory, config) {
+            (Some(inv), _) => commands::status(&inv, json, Duration::from_secs(timeout)),
+            (None, Some(cfg)) => run_status(&cfg, json, timeout),
+            (None, None) => {
+                eprintln!("zkctl status: give an inventory.toml, or --config zoo.cfg");
+                ExitCode::from(2)
+            }
+        },
+        Command::Check { inventory } => commands::check(&inventory),
+        Command::Deploy {
+            inventory,
+            zkd,
+            wait,
+        } => commands::deploy(&inventory, zkd, Duration::from_secs(wait)),
+        Command::Start {
+            inventory,
+            host,
+            wait,
+        } => commands::lifecycle(
+            &inventory,
+            commands::Lifecycle::Start,
+            false,
+            host.as_deref(),
+            Duration::from_secs(wait),
+        ),
+        Command::Stop { inventory, host } => commands::lifecycle(
+            &inventory,
+            commands::Lifecycle::Stop,
+            false,
+            host.as_deref(),
+            Duration::from_secs(10),
+        ),
+        Command::Restart {
+            inventory,
+            rolling,
+            host,
+            wait,
+        } => commands::lifecycle(
+            &inventory,
+            commands::Lifecycle::Restart,
+            rolling,
+            host.as_deref(),
+            Duration::from_secs(wait),
+        ),
         Command::Playground {
             members,
             observers,
