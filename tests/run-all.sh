@@ -13,10 +13,11 @@
 #      and the four mixed ones (each mix with the leader on either kind) with --target zkd;
 #   6. suite "testbed" (the nspawn test bed's smoke tests: booted Debian hosts with systemd
 #      and sshd on a private network, faults, clean teardown); needs root, no zkd;
-#   7. suite "systemd" (zkd's units and sd_notify under a real systemd in test-bed hosts).
+#   7. suite "systemd" (zkd's units and sd_notify under a real systemd in test-bed hosts);
+#   8. suite "zkctl" (check, deploy, status over SSH against test-bed hosts).
 # It prints one summary line per suite and target, and exits non-zero if any failed.
 #
-# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble|testbed|systemd]...
+# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble|testbed|systemd|zkctl]...
 #                         [--target zkd|apache|both]
 #                         [--no-install] [-- extra pytest arguments]
 #   --suite    run only these suites (repeatable; "cli" = zkcli + climt + fourlw)
@@ -58,13 +59,13 @@ while (($#)); do
         *) echo "run-all: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
-((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble testbed systemd)
+((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble testbed systemd zkctl)
 selected=()
 for s in "${suites[@]}"; do
     case "$s" in
-        rust|kazoo|zkcli|climt|fourlw|durability|ensemble|testbed|systemd) selected+=("$s") ;;
+        rust|kazoo|zkcli|climt|fourlw|durability|ensemble|testbed|systemd|zkctl) selected+=("$s") ;;
         cli) selected+=(zkcli climt fourlw) ;;
-        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble, testbed, systemd)" >&2; exit 2 ;;
+        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble, testbed, systemd, zkctl)" >&2; exit 2 ;;
     esac
 done
 case "$target" in
@@ -142,11 +143,11 @@ if wants rust; then
         record_step "quorum-sim" 0 $((SECONDS - start))
     fi
 elif [[ -z "${ZKD_BIN:-}" && " ${targets[*]} " == *" zkd "* ]] \
-    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble || wants systemd; }; then
+    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble || wants systemd || wants zkctl; }; then
     # The client suites alone still need a current zkd, unless ZKD_BIN names one.
-    section "cargo build --release -p zkd"
+    section "cargo build --release -p zkd -p zkctl"
     start=$SECONDS
-    if (cd "$REPO" && timeout --kill-after=30 "$CARGO_BOUND_S" cargo build --release -p zkd); then
+    if (cd "$REPO" && timeout --kill-after=30 "$CARGO_BOUND_S" cargo build --release -p zkd -p zkctl); then
         record_step "cargo-build" 1 $((SECONDS - start))
     else
         record_step "cargo-build" 0 $((SECONDS - start))
@@ -255,6 +256,12 @@ fi
 # reload, journald fields, the security rating, a three-host ensemble.
 if wants systemd; then
     run_pytest "systemd" zkd "$TESTBED_BOUND_S" "$TESTS/systemd"
+fi
+
+# zkctl over SSH against booted hosts: check, deploy (again: nothing restarts; a change
+# rolls, leader last), status, host-key and reachability failures, five hosts.
+if wants zkctl; then
+    run_pytest "zkctl" zkd "$TESTBED_BOUND_S" "$TESTS/zkctl"
 fi
 
 section "summary"

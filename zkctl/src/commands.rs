@@ -110,8 +110,9 @@ pub fn deploy(path: &Path, zkd: Option<PathBuf>, wait: Duration) -> ExitCode {
         return ExitCode::FAILURE;
     }
     eprintln!(
-        "deploying ensemble {} to {} hosts: {}",
+        "deploying ensemble {} (tickTime {} ms) to {} hosts: {}",
         inv.ensemble_name(),
+        inv.ensemble().tick_time_ms,
         inv.hosts().len(),
         inv.hosts()
             .iter()
@@ -119,7 +120,7 @@ pub fn deploy(path: &Path, zkd: Option<PathBuf>, wait: Duration) -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let opts = DeployOptions { bins, wait };
+    let opts = DeployOptions { bins };
     let outcomes = deploy::apply_all(&inv, &opts, &connect);
     let mut to_restart = Vec::new();
     let mut failed = false;

@@ -2,14 +2,10 @@
 
 mod commands;
 mod four_letter;
-#[allow(dead_code)] // rewrite() is used by deploy, arriving with issue 6
 mod hosts_file;
-#[allow(dead_code)] // validate uses part; check, deploy and status (issue 6) the rest
 mod inventory;
-#[allow(dead_code)] // used by the commands arriving with issue 6
 mod model;
 mod playground;
-#[allow(dead_code)] // used by check/deploy
 mod remote;
 mod ssh;
 mod status;

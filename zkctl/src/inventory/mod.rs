@@ -105,7 +105,6 @@ impl Host {
 /// A checked inventory.
 #[derive(Debug, Clone)]
 pub struct Inventory {
-    path: PathBuf,
     ensemble: EnsembleSettings,
     ssh: SshSettings,
     hosts: Vec<Host>,
@@ -171,18 +170,12 @@ impl Inventory {
         }
         let (_, warnings) = d.finish();
         Ok(Inventory {
-            path: path.to_path_buf(),
             ensemble,
             ssh: draft.ssh,
             hosts: hosts.into_iter().map(|(h, _)| h).collect(),
             zoo_cfgs,
             warnings,
         })
-    }
-
-    /// The file it was read from.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub fn ensemble_name(&self) -> &str {

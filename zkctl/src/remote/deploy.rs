@@ -22,8 +22,6 @@ pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 pub struct DeployOptions {
     pub bins: Binaries,
-    /// How long the ensemble may take to become healthy.
-    pub wait: Duration,
 }
 
 /// What happened on one host.
@@ -214,15 +212,18 @@ pub fn add_systemd(report: &mut StatusReport, inv: &Inventory, connect: &Connect
         let Ok(mut remote) = connect(host) else {
             continue;
         };
-        let Ok(out) = remote.run(
-            "systemctl show -p ActiveState -p StatusText --value zkd",
-            false,
-        ) else {
+        let Ok(out) = remote.run("systemctl show -p ActiveState -p StatusText zkd", false) else {
             continue;
         };
-        let mut lines = out.stdout.lines();
-        let state = lines.next().map(str::to_owned).filter(|s| !s.is_empty());
-        let text = lines.next().map(str::to_owned).filter(|s| !s.is_empty());
+        // KEY=value lines; systemctl orders them its own way.
+        let value = |key: &str| {
+            out.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .map(str::to_owned)
+                .filter(|s| !s.is_empty())
+        };
+        let (state, text) = (value("ActiveState"), value("StatusText"));
         report.set_systemd(&host.name, state, text);
     }
 }

@@ -101,6 +101,10 @@ pub fn check(
 /// the old one, so a crash never leaves a half-written file.
 fn append(file: &Path, line: &str) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
+    // Hosts are checked in parallel: one writer at a time, each re-reading
+    // the file, so no host's line is lost.
+    static WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = WRITER.lock().unwrap_or_else(|e| e.into_inner());
     let mut text = std::fs::read_to_string(file).unwrap_or_default();
     if !text.is_empty() && !text.ends_with('\n') {
         text.push('\n');
@@ -109,7 +113,7 @@ fn append(file: &Path, line: &str) -> std::io::Result<()> {
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let tmp = file.with_extension("zkctl-tmp");
+    let tmp = file.with_extension(format!("zkctl-tmp-{}", std::process::id()));
     {
         use std::io::Write;
         let mut f = std::fs::OpenOptions::new()
@@ -149,6 +153,10 @@ mod tests {
             std::fs::read_to_string(&file).unwrap(),
             "a ssh-rsa AAAA\nb ssh-ed25519 BBBB\n"
         );
-        assert!(!file.with_extension("zkctl-tmp").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file left"
+        );
     }
 }
