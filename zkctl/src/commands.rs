@@ -121,6 +121,14 @@ pub fn deploy(path: &Path, zkd: Option<PathBuf>, wait: Duration) -> ExitCode {
             .join(", ")
     );
     let opts = DeployOptions { bins };
+    println!("{:<12} WILL WRITE", "HOST");
+    for (host, plan) in deploy::plan_all(&inv, &opts, &connect) {
+        match plan {
+            Ok(files) if files.is_empty() => println!("{host:<12} nothing"),
+            Ok(files) => println!("{host:<12} {}", files.join(", ")),
+            Err(e) => println!("{host:<12} (cannot tell: {e})"),
+        }
+    }
     let outcomes = deploy::apply_all(&inv, &opts, &connect);
     let mut to_restart = Vec::new();
     let mut failed = false;

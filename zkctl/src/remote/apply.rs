@@ -74,6 +74,28 @@ impl Run<'_> {
     }
 }
 
+/// What deploy would write on a host: the files that differ from what is
+/// there, in the order deploy writes them. Reads only.
+pub fn plan_host(
+    remote: &mut dyn RemoteHost,
+    inv: &Inventory,
+    host: &Host,
+    bins: &Binaries,
+) -> Result<Vec<String>, String> {
+    let mut changes = Vec::new();
+    for f in host_files(inv, host, bins) {
+        if !remote.is_current(&f)? {
+            changes.push(f.path);
+        }
+    }
+    let existing = remote.read_file("/etc/hosts")?.unwrap_or_default();
+    let existing = String::from_utf8_lossy(&existing);
+    if hosts_file::rewrite(&existing, inv.ensemble_name(), &inv.members(), &host.name) != existing {
+        changes.push("/etc/hosts".into());
+    }
+    Ok(changes)
+}
+
 pub fn apply_host(
     remote: &mut dyn RemoteHost,
     inv: &Inventory,
@@ -211,6 +233,21 @@ myid = 3
             apply_host(&mut h, &inv, host, &bins(), &progress.host("zk1"), &abort).unwrap();
         assert_eq!(second, Applied::default());
         assert!(!h.commands.contains(&"systemctl daemon-reload".to_string()));
+    }
+
+    #[test]
+    fn the_plan_lists_what_apply_then_writes_and_nothing_after() {
+        let inv = inventory();
+        let progress = Progress::new();
+        let abort = AtomicBool::new(false);
+        let mut h = host_with_hosts_file();
+        let host = inv.host("zk3").unwrap();
+        let plan = plan_host(&mut h, &inv, host, &bins()).unwrap();
+        assert!(h.uploads.is_empty(), "planning writes nothing");
+        let applied =
+            apply_host(&mut h, &inv, host, &bins(), &progress.host("zk3"), &abort).unwrap();
+        assert_eq!(plan, applied.changed);
+        assert!(plan_host(&mut h, &inv, host, &bins()).unwrap().is_empty());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! ensemble healthy: exactly one leader, everyone else following or
 //! observing in the same epoch.
 
-use super::apply::{apply_host, Applied, StepError};
+use super::apply::{apply_host, plan_host, Applied, StepError};
 use super::check::{check_host, CheckLine, Verdict};
 use super::files::Binaries;
 use super::host::{run_ok, RemoteHost};
@@ -53,6 +53,31 @@ pub fn check_all(inv: &Inventory, connect: &Connect<'_>) -> Vec<(String, Vec<Che
         handles
             .into_iter()
             .map(|h| h.join().expect("a check thread does not panic"))
+            .collect()
+    })
+}
+
+/// What deploy would change on every host, read in parallel.
+pub fn plan_all(
+    inv: &Inventory,
+    opts: &DeployOptions,
+    connect: &Connect<'_>,
+) -> Vec<(String, Result<Vec<String>, String>)> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = inv
+            .hosts()
+            .iter()
+            .map(|host| {
+                scope.spawn(move || {
+                    let plan = connect(host)
+                        .and_then(|mut remote| plan_host(remote.as_mut(), inv, host, &opts.bins));
+                    (host.name.clone(), plan)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a plan thread does not panic"))
             .collect()
     })
 }

@@ -23,6 +23,10 @@ pub trait RemoteHost {
     /// SSH user is not root). Err only when the command could not be run.
     fn run(&mut self, cmd: &str, privileged: bool) -> Result<Output, String>;
 
+    /// Whether the host already has `file` as it should be: the same
+    /// content, mode and owner.
+    fn is_current(&mut self, file: &RemoteFile) -> Result<bool, String>;
+
     /// Writes `file` atomically, only when its content, mode or owner
     /// differ. Ok(true) when it changed something.
     fn upload(&mut self, file: &RemoteFile) -> Result<bool, String>;
@@ -89,6 +93,14 @@ pub mod fake {
                 .find(|(p, _)| cmd.starts_with(p.as_str()))
                 .map(|(_, o)| o.clone())
                 .unwrap_or_default())
+        }
+
+        fn is_current(&mut self, file: &RemoteFile) -> Result<bool, String> {
+            let bytes = match &file.content {
+                Content::Text(t) => t.as_bytes().to_vec(),
+                Content::Local(p) => p.display().to_string().into_bytes(),
+            };
+            Ok(self.files.get(&file.path) == Some(&bytes))
         }
 
         fn upload(&mut self, file: &RemoteFile) -> Result<bool, String> {

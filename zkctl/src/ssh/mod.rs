@@ -182,22 +182,12 @@ impl RemoteHost for Session {
         self.exec(&wrapped)
     }
 
-    fn upload(&mut self, file: &RemoteFile) -> Result<bool, String> {
-        let (hash, size) = match &file.content {
-            Content::Text(t) => (
-                sha256_hex(&mut t.as_bytes()).expect("in memory"),
-                t.len() as u64,
-            ),
+    fn is_current(&mut self, file: &RemoteFile) -> Result<bool, String> {
+        let hash = match &file.content {
+            Content::Text(t) => sha256_hex(&mut t.as_bytes()).expect("in memory"),
             Content::Local(p) => {
                 let mut f = std::fs::File::open(p).map_err(|e| format!("{}: {e}", p.display()))?;
-                let size = f
-                    .metadata()
-                    .map_err(|e| format!("{}: {e}", p.display()))?
-                    .len();
-                (
-                    sha256_hex(&mut f).map_err(|e| format!("{}: {e}", p.display()))?,
-                    size,
-                )
+                sha256_hex(&mut f).map_err(|e| format!("{}: {e}", p.display()))?
             }
         };
         let target = quote(&file.path);
@@ -206,9 +196,20 @@ impl RemoteHost for Session {
             &format!("test -f {target} && echo \"$(sha256sum < {target} | cut -d' ' -f1) $(stat -c '%a %U %G' {target})\""),
             true,
         )?;
-        if have.stdout.trim() == want {
+        Ok(have.stdout.trim() == want)
+    }
+
+    fn upload(&mut self, file: &RemoteFile) -> Result<bool, String> {
+        if self.is_current(file)? {
             return Ok(false);
         }
+        let size = match &file.content {
+            Content::Text(t) => t.len() as u64,
+            Content::Local(p) => std::fs::metadata(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .len(),
+        };
+        let target = quote(&file.path);
         // Bytes to a private temp file, then install beside the target and
         // rename over it: readers see the old file or the new one, never half.
         let staged = self.run("mktemp /tmp/.zkctl-upload-XXXXXXXX", false)?;
