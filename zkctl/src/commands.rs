@@ -195,6 +195,7 @@ pub fn status(path: &Path, json: bool, timeout: Duration) -> ExitCode {
     };
     let mut report = status::status(&inv.members(), &StatusOptions { timeout });
     let connect = ssh_connect(&inv);
+    via_ssh_where_unreachable(&mut report, &inv, &connect, timeout);
     deploy::add_systemd(&mut report, &inv, &connect);
     if json {
         println!("{}", report.to_json());
@@ -271,4 +272,59 @@ pub fn lifecycle(
         return ExitCode::SUCCESS;
     }
     finish_with_status(&inv, &connect, wait, false)
+}
+
+/// Members whose client port cannot be reached from here (a firewall, a
+/// private network) are asked on the host itself, over SSH, with the zkctl
+/// deploy installed there.
+fn via_ssh_where_unreachable(
+    report: &mut status::StatusReport,
+    inv: &Inventory,
+    connect: &Connect<'_>,
+    timeout: Duration,
+) {
+    let mut rows = report.members.clone();
+    let mut changed = false;
+    for row in rows.iter_mut() {
+        if row.mode != status::Mode::Unreachable {
+            continue;
+        }
+        let Some(host) = inv.host(&row.name) else {
+            continue;
+        };
+        let Ok(mut remote) = connect(host) else {
+            continue;
+        };
+        let member = host.member();
+        let port = member.client_port;
+        let mut ask = |word: &str| -> std::io::Result<String> {
+            let cmd = format!(
+                "zkctl 4lw {word} --server 127.0.0.1:{port} --timeout {}",
+                timeout.as_secs().max(1)
+            );
+            match remote.run(&cmd, false) {
+                Ok(out) if out.ok() => Ok(out.stdout),
+                Ok(out) => Err(std::io::Error::other(out.stderr.trim().to_owned())),
+                Err(e) => Err(std::io::Error::other(e)),
+            }
+        };
+        let mut fresh = status::probe_with(&member, timeout, &mut ask);
+        if fresh.mode != status::Mode::Unreachable {
+            fresh.error = Some("client port unreachable from here; asked over SSH".into());
+        }
+        *row = fresh;
+        changed = true;
+    }
+    if changed {
+        let systemd: Vec<_> = report
+            .members
+            .iter()
+            .map(|r| (r.systemd_state.clone(), r.systemd_status.clone()))
+            .collect();
+        *report = status::StatusReport::new(rows);
+        for (row, (state, text)) in report.members.iter_mut().zip(systemd) {
+            row.systemd_state = state;
+            row.systemd_status = text;
+        }
+    }
 }

@@ -27,6 +27,7 @@ use crate::model::Member;
 // The API `zkctl status inventory.toml` and deploy build on.
 #[allow(unused_imports)]
 pub use answers::Latency;
+pub use probe::probe_with;
 #[allow(unused_imports)]
 pub use report::{LeaderRef, MemberStatus, Mode, Problem, ProblemKind, StatusReport, Summary};
 pub use zoo_cfg::members_from_zoo_cfg;

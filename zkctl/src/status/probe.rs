@@ -11,7 +11,19 @@ use crate::model::Member;
 /// The member's row, from its answers (or the lack of them).
 pub fn probe(member: &Member, timeout: Duration) -> MemberStatus {
     let endpoint = member.client_endpoint();
-    let srvr = match four_letter::ask(&endpoint, "srvr", timeout) {
+    probe_with(member, timeout, &mut |word| {
+        four_letter::ask(&endpoint, word, timeout)
+    })
+}
+
+/// [`probe`] with another way to ask a word, e.g. over SSH on the host
+/// itself when the client port is not reachable from here.
+pub fn probe_with(
+    member: &Member,
+    timeout: Duration,
+    ask: &mut dyn FnMut(&str) -> io::Result<String>,
+) -> MemberStatus {
+    let srvr = match ask("srvr") {
         Ok(text) => text,
         Err(e) => {
             let mut row = MemberStatus::new(member, Mode::Unreachable);
@@ -45,7 +57,7 @@ pub fn probe(member: &Member, timeout: Duration) -> MemberStatus {
             return row;
         }
     };
-    match four_letter::ask(&endpoint, "mntr", timeout).map(|text| parse_mntr(&text)) {
+    match ask("mntr").map(|text| parse_mntr(&text)) {
         Ok(Ok(Answer::Serving(m))) => {
             row.peer_state = m.peer_state;
             row.quorum_size = m.quorum_size;
