@@ -146,17 +146,38 @@ enum Role {
     },
 }
 
-pub struct Peer {
+/// What every role reads or changes, apart from the role itself, so that
+/// a [`Ctx`] can borrow it while the role is borrowed too.
+struct Shared {
     membership: Membership,
-    servers: Vec<ServerSpec>,
     engine_cfg: EngineConfig,
-    election: Election,
-    role: Role,
     epochs: Epochs,
     actions: Vec<Action>,
-    /// The highest zxid handed to the log, and the highest it reported durable.
-    handed: i64,
+    /// The highest zxid the log reported durable.
     durable: i64,
+}
+
+impl Shared {
+    fn ctx<'a>(&'a mut self, engine: &'a mut Engine, now: Now) -> Ctx<'a> {
+        Ctx {
+            cfg: &self.membership,
+            engine,
+            engine_cfg: &self.engine_cfg,
+            epochs: &mut self.epochs,
+            actions: &mut self.actions,
+            now,
+            durable: self.durable,
+        }
+    }
+}
+
+pub struct Peer {
+    shared: Shared,
+    servers: Vec<ServerSpec>,
+    election: Election,
+    role: Role,
+    /// The highest zxid handed to the log.
+    handed: i64,
     /// Proposals a learner logged but never saw committed when its term ended.
     leftovers: Vec<Proposal>,
     serving: bool,
@@ -194,23 +215,25 @@ impl Peer {
         });
         let last = engine.tree().last_zxid;
         Peer {
-            membership: Membership {
-                my_id: cfg.my_id,
-                voters,
-                observers,
-                tick_ms: cfg.tick_ms,
-                init_limit: cfg.init_limit,
-                sync_limit: cfg.sync_limit,
-                config_bytes: Bytes::new(),
+            shared: Shared {
+                membership: Membership {
+                    my_id: cfg.my_id,
+                    voters,
+                    observers,
+                    tick_ms: cfg.tick_ms,
+                    init_limit: cfg.init_limit,
+                    sync_limit: cfg.sync_limit,
+                    config_bytes: Bytes::new(),
+                },
+                engine_cfg: cfg.engine,
+                epochs,
+                actions: Vec::new(),
+                durable: last,
             },
             servers: cfg.servers,
-            engine_cfg: cfg.engine,
             election,
             role: Role::Looking,
-            epochs,
-            actions: Vec::new(),
             handed: last,
-            durable: last,
             leftovers: Vec::new(),
             serving: false,
             current_vote: None,
@@ -219,11 +242,11 @@ impl Peer {
     }
 
     pub fn my_id(&self) -> u64 {
-        self.membership.my_id
+        self.shared.membership.my_id
     }
 
     pub fn membership(&self) -> &Membership {
-        &self.membership
+        &self.shared.membership
     }
 
     pub fn state(&self) -> ServerState {
@@ -240,13 +263,13 @@ impl Peer {
     }
 
     pub fn epochs(&self) -> Epochs {
-        self.epochs
+        self.shared.epochs
     }
 
     /// The leader this member follows or is, once decided.
     pub fn leader_id(&self) -> Option<u64> {
         match &self.role {
-            Role::Leading(_) => Some(self.membership.my_id),
+            Role::Leading(_) => Some(self.shared.membership.my_id),
             Role::Learning(l) => Some(l.leader),
             _ => None,
         }
@@ -265,32 +288,12 @@ impl Peer {
 
     /// The actions queued so far, in order.
     pub fn take_actions(&mut self) -> Vec<Action> {
-        for action in &self.actions {
+        for action in &self.shared.actions {
             if let Action::Persist(p) = action {
                 self.handed = self.handed.max(p.zxid());
             }
         }
-        std::mem::take(&mut self.actions)
-    }
-
-    fn ctx<'a>(
-        membership: &'a Membership,
-        engine_cfg: &'a EngineConfig,
-        engine: &'a mut Engine,
-        epochs: &'a mut Epochs,
-        actions: &'a mut Vec<Action>,
-        now: Now,
-        durable: i64,
-    ) -> Ctx<'a> {
-        Ctx {
-            cfg: membership,
-            engine,
-            engine_cfg,
-            epochs,
-            actions,
-            now,
-            durable,
-        }
+        std::mem::take(&mut self.shared.actions)
     }
 
     /// Starts looking for a leader.
@@ -304,19 +307,21 @@ impl Peer {
         let last = engine.tree().last_zxid;
         tracing::info!(
             last_zxid = format_args!("0x{last:x}"),
-            epoch = self.epochs.current,
+            epoch = self.shared.epochs.current,
             "LOOKING"
         );
-        self.election.look(last, self.epochs.current, now.mono_ms);
+        self.election
+            .look(last, self.shared.epochs.current, now.mono_ms);
         self.pump_election(engine, now);
     }
 
     fn pump_election(&mut self, engine: &mut Engine, now: Now) {
         while let Some(action) = self.election.poll_action() {
             match action {
-                ElectionAction::Send { to, message } => {
-                    self.actions.push(Action::Elect { to, body: message })
-                }
+                ElectionAction::Send { to, message } => self
+                    .shared
+                    .actions
+                    .push(Action::Elect { to, body: message }),
                 ElectionAction::Decided { vote, state } => {
                     if matches!(self.role, Role::Looking) {
                         self.decided(engine, vote, state, now);
@@ -334,19 +339,11 @@ impl Peer {
             return;
         }
         if state != ServerState::Leading {
-            let (tree, sessions) = take_engine(engine, &self.engine_cfg, now).into_parts();
-            *engine = Engine::with_tree(self.engine_cfg.clone(), tree, sessions, now);
+            let (tree, sessions) = take_engine(engine, &self.shared.engine_cfg, now).into_parts();
+            *engine = Engine::with_tree(self.shared.engine_cfg.clone(), tree, sessions, now);
             engine.set_role(EngineRole::Learner, 0);
         }
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        let mut ctx = self.shared.ctx(engine, now);
         let early = std::mem::take(&mut self.early_learners);
         self.role = match state {
             ServerState::Leading => {
@@ -375,7 +372,7 @@ impl Peer {
     fn fix_config_version(&mut self) {
         if let Role::Leading(l) = &self.role {
             if let Some(epoch) = l.epoch() {
-                self.membership.config_bytes =
+                self.shared.membership.config_bytes =
                     Bytes::from(quorum_config_text(&self.servers, make_zxid(epoch, 0)));
             }
         }
@@ -388,12 +385,12 @@ impl Peer {
         match std::mem::replace(&mut self.role, Role::Draining { upto: self.handed }) {
             Role::Leading(leader) => {
                 for link in leader.links() {
-                    self.actions.push(Action::CloseLink { link });
+                    self.shared.actions.push(Action::CloseLink { link });
                 }
             }
             Role::Learning(learner) => {
                 if let Some(link) = learner.link {
-                    self.actions.push(Action::CloseLink { link });
+                    self.shared.actions.push(Action::CloseLink { link });
                 }
                 self.leftovers = learner.uncommitted().cloned().collect();
             }
@@ -402,8 +399,8 @@ impl Peer {
         if self.serving {
             self.serving = false;
         }
-        self.actions.push(Action::ClientsReset);
-        self.actions.push(Action::Looking);
+        self.shared.actions.push(Action::ClientsReset);
+        self.shared.actions.push(Action::Looking);
         self.maybe_finish_drain(engine, now);
     }
 
@@ -411,21 +408,21 @@ impl Peer {
         let Role::Draining { upto } = self.role else {
             return;
         };
-        if self.durable < upto {
+        if self.shared.durable < upto {
             return;
         }
         // Level the tree with the log: what was logged but not committed
         // counts for the next election exactly as 3.8 counts it after
         // reloading its database from disk.
-        engine.apply_logged_silently(self.durable, now);
+        engine.apply_logged_silently(self.shared.durable, now);
         for p in std::mem::take(&mut self.leftovers) {
-            if p.zxid() > engine.tree().last_zxid && p.zxid() <= self.durable {
+            if p.zxid() > engine.tree().last_zxid && p.zxid() <= self.shared.durable {
                 engine.apply_silently(&p.header, &p.txn, now);
             }
         }
-        let fresh = take_engine(engine, &self.engine_cfg, now);
+        let fresh = take_engine(engine, &self.shared.engine_cfg, now);
         let (tree, sessions) = fresh.into_parts();
-        *engine = Engine::with_tree(self.engine_cfg.clone(), tree, sessions, now);
+        *engine = Engine::with_tree(self.shared.engine_cfg.clone(), tree, sessions, now);
         self.look(engine, now);
     }
 
@@ -441,21 +438,13 @@ impl Peer {
         match &mut self.role {
             Role::Leading(leader) => leader.accepted(link, now),
             Role::Looking | Role::Draining { .. } => self.early_learners.push(link),
-            Role::Learning(_) => self.actions.push(Action::CloseLink { link }),
+            Role::Learning(_) => self.shared.actions.push(Action::CloseLink { link }),
         }
     }
 
     /// Learner side: our connection to the leader is up.
     pub fn link_up(&mut self, engine: &mut Engine, link: LinkId, now: Now) {
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        let mut ctx = self.shared.ctx(engine, now);
         match &mut self.role {
             Role::Learning(l) if l.link.is_none() => l.connected(&mut ctx, link),
             _ => ctx.actions.push(Action::CloseLink { link }),
@@ -486,15 +475,7 @@ impl Peer {
     }
 
     pub fn from_learner(&mut self, engine: &mut Engine, link: LinkId, msg: LearnerMsg, now: Now) {
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        let mut ctx = self.shared.ctx(engine, now);
         match &mut self.role {
             Role::Leading(leader) => {
                 let had_epoch = leader.epoch().is_some();
@@ -510,15 +491,7 @@ impl Peer {
     }
 
     pub fn from_leader(&mut self, engine: &mut Engine, link: LinkId, msg: LeaderMsg, now: Now) {
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        let mut ctx = self.shared.ctx(engine, now);
         let result = match &mut self.role {
             Role::Learning(l) if l.link == Some(link) => {
                 let r = l.from_leader(&mut ctx, msg);
@@ -540,7 +513,7 @@ impl Peer {
             // that joins later sees one consistent vote from all of them.
             if let Some((vote, state)) = self.current_vote {
                 let vote = Vote {
-                    peer_epoch: self.epochs.current,
+                    peer_epoch: self.shared.epochs.current,
                     ..vote
                 };
                 self.current_vote = Some((vote, state));
@@ -552,16 +525,8 @@ impl Peer {
 
     /// The log holds every transaction up to `zxid`.
     pub fn persisted(&mut self, engine: &mut Engine, zxid: i64, now: Now) {
-        self.durable = self.durable.max(zxid);
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        self.shared.durable = self.shared.durable.max(zxid);
+        let mut ctx = self.shared.ctx(engine, now);
         match &mut self.role {
             Role::Leading(leader) => leader.persisted(&mut ctx, zxid),
             Role::Learning(l) => l.persisted(&mut ctx),
@@ -575,17 +540,9 @@ impl Peer {
     pub fn reloaded(&mut self, engine: &mut Engine, now: Now) {
         let last = engine.tree().last_zxid;
         self.handed = last;
-        self.durable = last;
+        self.shared.durable = last;
         engine.set_role(EngineRole::Learner, 0);
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        let mut ctx = self.shared.ctx(engine, now);
         let result = match &mut self.role {
             Role::Learning(l) => l.reloaded(&mut ctx),
             _ => Ok(()),
@@ -599,15 +556,7 @@ impl Peer {
     /// propose, requests to forward, revalidations, syncs). The others
     /// (replies, events, closes) are the shell's.
     pub fn engine_output(&mut self, engine: &mut Engine, output: Output, now: Now) {
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        let mut ctx = self.shared.ctx(engine, now);
         match &mut self.role {
             Role::Leading(leader) => leader.engine_output(&mut ctx, output),
             Role::Learning(l) => l.engine_output(&mut ctx, output),
@@ -626,15 +575,7 @@ impl Peer {
             self.election.on_timer(now.mono_ms);
             self.pump_election(engine, now);
         }
-        let mut ctx = Self::ctx(
-            &self.membership,
-            &self.engine_cfg,
-            engine,
-            &mut self.epochs,
-            &mut self.actions,
-            now,
-            self.durable,
-        );
+        let mut ctx = self.shared.ctx(engine, now);
         let result = match &mut self.role {
             Role::Leading(leader) => leader.tick(&mut ctx),
             Role::Learning(l) => l.tick(&mut ctx),
