@@ -7,7 +7,6 @@ use crate::proto::request::Request;
 use crate::proto::txn::{Txn, TxnHeader};
 use crate::proto::{ErrorCode, OpCode};
 use crate::session::password_for;
-use std::collections::VecDeque;
 use std::net::IpAddr;
 
 impl Engine {
@@ -39,17 +38,8 @@ impl Engine {
             if self.role != super::EngineRole::Learner {
                 self.sessions.add(session, timeout, now.mono_ms);
             }
-            self.conns.insert(
-                conn,
-                Conn {
-                    session,
-                    ids,
-                    queue: VecDeque::new(),
-                    ready: false,
-                    held: VecDeque::new(),
-                    read_only_flag: req.read_only,
-                },
-            );
+            self.conns
+                .insert(conn, Conn::new(session, ids, false, req.read_only));
             self.session_conn.insert(session, conn);
             if self.role == super::EngineRole::Learner {
                 self.forward_create_session(conn, session, timeout);
@@ -76,17 +66,8 @@ impl Engine {
         let session = req.session_id;
         if self.role == super::EngineRole::Learner && req.passwd == password_for(session) {
             // Only the leader knows whether the session is still alive.
-            self.conns.insert(
-                conn,
-                Conn {
-                    session,
-                    ids,
-                    queue: VecDeque::new(),
-                    ready: false,
-                    held: VecDeque::new(),
-                    read_only_flag: req.read_only,
-                },
-            );
+            self.conns
+                .insert(conn, Conn::new(session, ids, false, req.read_only));
             self.ask_revalidation(conn, session, timeout);
             return;
         }
@@ -94,8 +75,7 @@ impl Engine {
             req.passwd == password_for(session) && self.sessions.touch(session, now.mono_ms);
         if valid {
             self.own_locally(session);
-        }
-        if !valid {
+        } else {
             tracing::info!(
                 session_id = format_args!("0x{session:x}"),
                 "refusing reconnect: session expired or wrong password"
@@ -117,17 +97,8 @@ impl Engine {
             }
         }
         self.sessions.add(session, timeout, now.mono_ms);
-        self.conns.insert(
-            conn,
-            Conn {
-                session,
-                ids,
-                queue: VecDeque::new(),
-                ready: true,
-                held: VecDeque::new(),
-                read_only_flag: req.read_only,
-            },
-        );
+        self.conns
+            .insert(conn, Conn::new(session, ids, true, req.read_only));
         self.outputs.push(Output::Connected {
             conn,
             response: self.connect_response(session, timeout, req.read_only),
@@ -224,16 +195,10 @@ impl Engine {
     ) {
         let zxid = self.next_zxid;
         self.next_zxid += 1;
-        let from_learner = match conn {
-            Some(_) => None,
-            None => self.learner_owned.get(&session).copied(),
-        };
-        let prepared = if conn.is_some() {
-            self.check_owner(session, None)
-        } else {
-            // learner_request checked the owner already.
-            let _ = from_learner;
-            Ok(())
+        // A learner's request had its owner checked in learner_request.
+        let prepared = match conn {
+            Some(_) => self.check_owner(session, None),
+            None => Ok(()),
         }
         .and_then(|_| self.prepare(session, ids, request, zxid, now.wall_ms));
         let (kind, txn) = match prepared {

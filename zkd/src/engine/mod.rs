@@ -170,6 +170,19 @@ struct Conn {
     read_only_flag: Option<bool>,
 }
 
+impl Conn {
+    fn new(session: i64, ids: Vec<Id>, ready: bool, read_only_flag: Option<bool>) -> Conn {
+        Conn {
+            session,
+            ids,
+            queue: VecDeque::new(),
+            ready,
+            held: VecDeque::new(),
+            read_only_flag,
+        }
+    }
+}
+
 /// Who is waiting for a transaction.
 #[derive(Debug)]
 struct Origin {
