@@ -165,27 +165,13 @@ pub fn deploy(path: &Path, zkd: Option<PathBuf>, wait: Duration) -> ExitCode {
         eprintln!("zkctl: {e}");
         return ExitCode::FAILURE;
     }
-    finish_with_status(&inv, &connect, wait, false)
+    finish_with_status(&inv, &connect, wait)
 }
 
-fn finish_with_status(
-    inv: &Inventory,
-    connect: &Connect<'_>,
-    wait: Duration,
-    json: bool,
-) -> ExitCode {
+fn finish_with_status(inv: &Inventory, connect: &Connect<'_>, wait: Duration) -> ExitCode {
     let mut report = deploy::wait_healthy(inv, wait);
     deploy::add_systemd(&mut report, inv, connect);
-    if json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.table());
-    }
-    if report.healthy() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    print_report(&report, false)
 }
 
 pub fn status(path: &Path, json: bool, timeout: Duration) -> ExitCode {
@@ -197,16 +183,7 @@ pub fn status(path: &Path, json: bool, timeout: Duration) -> ExitCode {
     let connect = ssh_connect(&inv);
     via_ssh_where_unreachable(&mut report, &inv, &connect, timeout);
     deploy::add_systemd(&mut report, &inv, &connect);
-    if json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.table());
-    }
-    if report.healthy() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    print_report(&report, json)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,7 +224,7 @@ pub fn lifecycle(
             eprintln!("zkctl: {e}");
             return ExitCode::FAILURE;
         }
-        return finish_with_status(&inv, &connect, wait, false);
+        return finish_with_status(&inv, &connect, wait);
     }
     let cmd = match action {
         Lifecycle::Start => "systemctl start --no-block zkd",
@@ -271,7 +248,7 @@ pub fn lifecycle(
     if action == Lifecycle::Stop {
         return ExitCode::SUCCESS;
     }
-    finish_with_status(&inv, &connect, wait, false)
+    finish_with_status(&inv, &connect, wait)
 }
 
 /// Members whose client port cannot be reached from here (a firewall, a
@@ -326,5 +303,19 @@ fn via_ssh_where_unreachable(
             row.systemd_state = state;
             row.systemd_status = text;
         }
+    }
+}
+
+/// Prints a status report as a table (or JSON); exit 0 only when healthy.
+pub fn print_report(report: &status::StatusReport, json: bool) -> ExitCode {
+    if json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.table());
+    }
+    if report.healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }

@@ -154,17 +154,7 @@ fn run_status(config: &std::path::Path, json: bool, timeout: u64) -> ExitCode {
     let opts = status::StatusOptions {
         timeout: Duration::from_secs(timeout),
     };
-    let report = status::status(&members, &opts);
-    if json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{}", report.table());
-    }
-    if report.healthy() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    commands::print_report(&status::status(&members, &opts), json)
 }
 
 fn main() -> ExitCode {

@@ -172,36 +172,10 @@ mod tests {
     use super::super::host::fake::FakeHost;
     use super::super::progress::Progress;
     use super::*;
-    use std::path::Path;
+    use crate::remote::test_support::{bins, three_hosts};
 
     fn inventory() -> Inventory {
-        Inventory::parse(
-            r#"
-[ensemble]
-name = "t"
-[[hosts]]
-name = "zk1"
-address = "10.0.0.1"
-myid = 1
-[[hosts]]
-name = "zk2"
-address = "10.0.0.2"
-myid = 2
-[[hosts]]
-name = "zk3"
-address = "10.0.0.3"
-myid = 3
-"#,
-            Path::new("inv.toml"),
-        )
-        .unwrap()
-    }
-
-    fn bins() -> Binaries {
-        Binaries {
-            zkd: "/b/zkd".into(),
-            zkctl: "/b/zkctl".into(),
-        }
+        three_hosts("")
     }
 
     fn host_with_hosts_file() -> FakeHost {

@@ -30,30 +30,32 @@ pub enum HostOutcome {
     Applied(Applied),
 }
 
-/// Runs the checks on every host at once.
-pub fn check_all(inv: &Inventory, connect: &Connect<'_>) -> Vec<(String, Vec<CheckLine>)> {
+/// Runs `work` for every host of the inventory at once, one thread each,
+/// and returns the results in inventory order.
+fn on_every_host<T: Send>(inv: &Inventory, work: impl Fn(&Host) -> T + Sync) -> Vec<(String, T)> {
+    let work = &work;
     std::thread::scope(|scope| {
         let handles: Vec<_> = inv
             .hosts()
             .iter()
-            .map(|host| {
-                scope.spawn(move || {
-                    let lines = match connect(host) {
-                        Ok(mut remote) => check_host(remote.as_mut(), inv, host),
-                        Err(e) => vec![CheckLine {
-                            what: "reachable",
-                            verdict: Verdict::Fail,
-                            detail: e,
-                        }],
-                    };
-                    (host.name.clone(), lines)
-                })
-            })
+            .map(|host| scope.spawn(move || (host.name.clone(), work(host))))
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a check thread does not panic"))
+            .map(|h| h.join().expect("a host's thread does not panic"))
             .collect()
+    })
+}
+
+/// Runs the checks on every host at once.
+pub fn check_all(inv: &Inventory, connect: &Connect<'_>) -> Vec<(String, Vec<CheckLine>)> {
+    on_every_host(inv, |host| match connect(host) {
+        Ok(mut remote) => check_host(remote.as_mut(), inv, host),
+        Err(e) => vec![CheckLine {
+            what: "reachable",
+            verdict: Verdict::Fail,
+            detail: e,
+        }],
     })
 }
 
@@ -63,22 +65,8 @@ pub fn plan_all(
     opts: &DeployOptions,
     connect: &Connect<'_>,
 ) -> Vec<(String, Result<Vec<String>, String>)> {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = inv
-            .hosts()
-            .iter()
-            .map(|host| {
-                scope.spawn(move || {
-                    let plan = connect(host)
-                        .and_then(|mut remote| plan_host(remote.as_mut(), inv, host, &opts.bins));
-                    (host.name.clone(), plan)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a plan thread does not panic"))
-            .collect()
+    on_every_host(inv, |host| {
+        connect(host).and_then(|mut remote| plan_host(remote.as_mut(), inv, host, &opts.bins))
     })
 }
 
@@ -90,51 +78,36 @@ pub fn apply_all(
     connect: &Connect<'_>,
 ) -> Vec<(String, HostOutcome)> {
     let progress = Progress::new();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = inv
-            .hosts()
-            .iter()
-            .map(|host| {
-                let line = progress.host(&host.name);
-                scope.spawn(move || {
-                    let outcome = match connect(host) {
-                        Err(e) => HostOutcome::Failed(StepError {
-                            step: "connect".into(),
-                            error: e,
-                            done: Applied::default(),
-                        }),
-                        Ok(mut remote) => {
-                            match apply_host(
-                                remote.as_mut(),
-                                inv,
-                                host,
-                                &opts.bins,
-                                &line,
-                                &INTERRUPTED,
-                            ) {
-                                Ok(applied) => HostOutcome::Applied(applied),
-                                Err(e) => HostOutcome::Failed(e),
-                            }
-                        }
-                    };
-                    match &outcome {
-                        HostOutcome::Failed(e) => {
-                            INTERRUPTED.store(true, Ordering::SeqCst);
-                            line.done(&format!("FAILED at {e}"));
-                        }
-                        HostOutcome::Applied(a) if a.changed.is_empty() => line.done("up to date"),
-                        HostOutcome::Applied(a) => {
-                            line.done(&format!("{} files changed", a.changed.len()))
-                        }
-                    }
-                    (host.name.clone(), outcome)
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("an apply thread does not panic"))
-            .collect()
+    // Lines are made up front so that they appear in inventory order.
+    let lines: std::collections::HashMap<&str, _> = inv
+        .hosts()
+        .iter()
+        .map(|h| (h.name.as_str(), progress.host(&h.name)))
+        .collect();
+    on_every_host(inv, |host| {
+        let line = &lines[host.name.as_str()];
+        let outcome = match connect(host) {
+            Err(e) => HostOutcome::Failed(StepError {
+                step: "connect".into(),
+                error: e,
+                done: Applied::default(),
+            }),
+            Ok(mut remote) => {
+                match apply_host(remote.as_mut(), inv, host, &opts.bins, line, &INTERRUPTED) {
+                    Ok(applied) => HostOutcome::Applied(applied),
+                    Err(e) => HostOutcome::Failed(e),
+                }
+            }
+        };
+        match &outcome {
+            HostOutcome::Failed(e) => {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                line.done(&format!("FAILED at {e}"));
+            }
+            HostOutcome::Applied(a) if a.changed.is_empty() => line.done("up to date"),
+            HostOutcome::Applied(a) => line.done(&format!("{} files changed", a.changed.len())),
+        }
+        outcome
     })
 }
 

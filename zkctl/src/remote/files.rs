@@ -148,36 +148,7 @@ pub fn host_files(inv: &Inventory, host: &Host, bins: &Binaries) -> Vec<RemoteFi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn inventory(extra_host: &str) -> Inventory {
-        let text = format!(
-            r#"
-[ensemble]
-name = "t"
-[[hosts]]
-name = "zk1"
-address = "10.0.0.1"
-myid = 1
-[[hosts]]
-name = "zk2"
-address = "10.0.0.2"
-myid = 2
-[[hosts]]
-name = "zk3"
-address = "10.0.0.3"
-myid = 3
-{extra_host}
-"#
-        );
-        Inventory::parse(&text, Path::new("inv.toml")).expect("valid")
-    }
-
-    fn bins() -> Binaries {
-        Binaries {
-            zkd: "/build/zkd".into(),
-            zkctl: "/build/zkctl".into(),
-        }
-    }
+    use crate::remote::test_support::{bins, three_hosts as inventory};
 
     #[test]
     fn every_host_gets_units_binaries_its_zoo_cfg_and_its_myid() {
