@@ -7,10 +7,12 @@
 //! decided to follow zkd connects to zkd's quorum port and introduces itself
 //! with a FOLLOWERINFO packet carrying its id.
 
+mod common;
+
 use bytes::Bytes;
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
-use std::net::{IpAddr, SocketAddr, TcpListener as StdListener};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -47,30 +49,15 @@ struct Member {
     client_port: u16,
 }
 
-/// A port below the kernel's ephemeral range (32768 and up here), so that
-/// outgoing connections of tests running alongside cannot take it between
-/// this check and the bind.
-fn free_port(host: &str) -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20_000 + (std::process::id() % 400) as u16 * 25;
-    loop {
-        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
-        if StdListener::bind((host, port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 fn ensemble(ids: &[u64]) -> Vec<Member> {
     ids.iter()
         .map(|&id| {
             let host = format!("127.0.0.{id}");
             Member {
                 id,
-                quorum_port: free_port(&host),
-                election_port: free_port(&host),
-                client_port: free_port(&host),
+                quorum_port: common::free_port_below_ephemeral(&host),
+                election_port: common::free_port_below_ephemeral(&host),
+                client_port: common::free_port_below_ephemeral(&host),
                 host,
             }
         })

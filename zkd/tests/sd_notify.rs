@@ -3,6 +3,8 @@
 //! that waits for its peers (extending the start timeout, not READY), gets
 //! READY once it follows or leads, and reports a leader's loss in STATUS.
 
+mod common;
+
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -83,23 +85,10 @@ fn signal(child: &Child, sig: i32) {
     }
 }
 
-/// A port below the ephemeral range, free now.
-fn free_port(host: &str) -> u16 {
-    use std::sync::atomic::{AtomicU16, Ordering};
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 30_000 + (std::process::id() % 200) as u16 * 10;
-    loop {
-        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 2_000;
-        if std::net::TcpListener::bind((host, port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 #[test]
 fn standalone_start_reload_and_stop_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port("127.0.0.1");
+    let port = common::free_port_below_ephemeral("127.0.0.1");
     let cfg = dir.path().join("zoo.cfg");
     std::fs::write(
         &cfg,
@@ -168,7 +157,13 @@ fn ensemble_member_is_ready_only_with_a_quorum_and_reports_leader_loss() {
     let hosts: Vec<String> = (1..=3).map(|i| format!("127.0.2.{i}")).collect();
     let ports: Vec<(u16, u16, u16)> = hosts
         .iter()
-        .map(|h| (free_port(h), free_port(h), free_port(h)))
+        .map(|h| {
+            (
+                common::free_port_below_ephemeral(h),
+                common::free_port_below_ephemeral(h),
+                common::free_port_below_ephemeral(h),
+            )
+        })
         .collect();
     let servers: String = (0..3)
         .map(|i| {

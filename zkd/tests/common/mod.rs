@@ -157,3 +157,18 @@ impl Session {
         })
     }
 }
+
+/// A port on `host` below the kernel's ephemeral range (32768 and up), free
+/// now: outgoing connections of tests running alongside cannot take it
+/// between this check and the bind, as they could an ephemeral one.
+pub fn free_port_below_ephemeral(host: &str) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20_000 + (std::process::id() % 400) as u16 * 25;
+    loop {
+        let port = base + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        if std::net::TcpListener::bind((host, port)).is_ok() {
+            return port;
+        }
+    }
+}
