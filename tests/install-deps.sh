@@ -3,6 +3,7 @@
 #   - Debian packages: Apache ZooKeeper 3.8 (server jars, zkCli.sh, the C client cli_mt),
 #     a JRE, what the Python venv needs to build its one C extension, and nftables (the
 #     ensemble suite's network partitions);
+#   - cargo-deb and cargo-generate-rpm (packaging/build.sh), pinned, with cargo install;
 #   - tests/.venv: pinned Python packages from tests/requirements.txt;
 #   - kazoo 2.11.0's own test suite, from its sdist, unpacked unmodified under
 #     tests/.venv/kazoo-src/kazoo-2.11.0;
@@ -37,6 +38,11 @@ apt_packages=(
     debootstrap     # the test bed's Debian root fs
     iproute2        # ip: the test bed's network namespaces, bridge and veths
     openssh-client  # ssh/scp into the test bed's hosts
+    dpkg-dev        # dpkg-shlibdeps: cargo-deb computes the .deb's Depends with it
+    binutils        # strip: packaging/build.sh strips the packaged binaries
+    lintian         # the packaging suite lints the .deb
+    rpmlint         # ... and the .rpm
+    rpm             # rpm -qlp, --scripts and installs into a scratch root
 )
 
 missing=()
@@ -59,9 +65,23 @@ if ((${#missing[@]})); then
 else
     say "apt: all ${#apt_packages[@]} packages present"
 fi
-for f in /usr/share/java/zookeeper.jar /usr/share/zookeeper/bin/zkCli.sh /usr/lib/zookeeper/bin/cli_mt /usr/sbin/nft \
+for f in /usr/bin/lintian /usr/bin/rpmlint /usr/bin/rpm /usr/bin/dpkg-shlibdeps /usr/share/java/zookeeper.jar /usr/share/zookeeper/bin/zkCli.sh /usr/lib/zookeeper/bin/cli_mt /usr/sbin/nft \
     /usr/bin/systemd-nspawn /usr/sbin/debootstrap /usr/bin/ssh /usr/bin/scp /usr/bin/ssh-keygen; do
     [[ -e "$f" ]] || die "$f is missing although its package is installed"
+done
+
+# packaging/build.sh's two cargo subcommands, pinned, built from crates.io once (a few
+# minutes on a fresh machine) into ~/.cargo/bin.
+cargo_tools=("cargo-deb 3.8.0" "cargo-generate-rpm 0.21.1")
+for tool in "${cargo_tools[@]}"; do
+    read -r name version <<<"$tool"
+    if [[ "$("$name" --version 2>/dev/null)" == *" $version"* ]]; then
+        say "cargo: $name $version present"
+    else
+        say "cargo: installing $name $version"
+        cargo install --quiet --locked "$name" --version "$version" \
+            || die "cargo install $name --version $version failed"
+    fi
 done
 
 # The stamp records what the venv was built from; a change of pins or Python rebuilds it.

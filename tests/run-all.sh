@@ -14,10 +14,13 @@
 #   6. suite "testbed" (the nspawn test bed's smoke tests: booted Debian hosts with systemd
 #      and sshd on a private network, faults, clean teardown); needs root, no zkd;
 #   7. suite "systemd" (zkd's units and sd_notify under a real systemd in test-bed hosts);
-#   8. suite "zkctl" (check, deploy, status over SSH against test-bed hosts).
+#   8. suite "zkctl" (check, deploy, status over SSH against test-bed hosts);
+#   9. suite "packaging" (packaging/build.sh's .deb and .rpm: lintian, rpmlint, contents and
+#      scriptlets; the .deb installed, upgraded, removed and purged in a booted test-bed host,
+#      the .rpm installed, upgraded and erased in a scratch root).
 # It prints one summary line per suite and target, and exits non-zero if any failed.
 #
-# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble|testbed|systemd|zkctl]...
+# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble|testbed|systemd|zkctl|packaging]...
 #                         [--target zkd|apache|both]
 #                         [--no-install] [-- extra pytest arguments]
 #   --suite    run only these suites (repeatable; "cli" = zkcli + climt + fourlw)
@@ -59,13 +62,13 @@ while (($#)); do
         *) echo "run-all: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
-((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble testbed systemd zkctl)
+((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble testbed systemd zkctl packaging)
 selected=()
 for s in "${suites[@]}"; do
     case "$s" in
-        rust|kazoo|zkcli|climt|fourlw|durability|ensemble|testbed|systemd|zkctl) selected+=("$s") ;;
+        rust|kazoo|zkcli|climt|fourlw|durability|ensemble|testbed|systemd|zkctl|packaging) selected+=("$s") ;;
         cli) selected+=(zkcli climt fourlw) ;;
-        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble, testbed, systemd, zkctl)" >&2; exit 2 ;;
+        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble, testbed, systemd, zkctl, packaging)" >&2; exit 2 ;;
     esac
 done
 case "$target" in
@@ -143,11 +146,11 @@ if wants rust; then
         record_step "quorum-sim" 0 $((SECONDS - start))
     fi
 elif [[ -z "${ZKD_BIN:-}" && " ${targets[*]} " == *" zkd "* ]] \
-    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble || wants systemd || wants zkctl; }; then
+    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble || wants systemd || wants zkctl || wants packaging; }; then
     # The client suites alone still need a current zkd, unless ZKD_BIN names one.
-    section "cargo build --release -p zkd -p zkctl"
+    section "cargo build --release -p zkd -p zkctl -p zkd-package-assets"
     start=$SECONDS
-    if (cd "$REPO" && timeout --kill-after=30 "$CARGO_BOUND_S" cargo build --release -p zkd -p zkctl); then
+    if (cd "$REPO" && timeout --kill-after=30 "$CARGO_BOUND_S" cargo build --release -p zkd -p zkctl -p zkd-package-assets); then
         record_step "cargo-build" 1 $((SECONDS - start))
     else
         record_step "cargo-build" 0 $((SECONDS - start))
@@ -262,6 +265,12 @@ fi
 # rolls, leader last), status, host-key and reachability failures, five hosts.
 if wants zkctl; then
     run_pytest "zkctl" zkd "$TESTBED_BOUND_S" "$TESTS/zkctl"
+fi
+
+# The packages, built by packaging/build.sh from the release binaries, linted, and installed
+# for real: apt in a booted test-bed host, rpm into a scratch root.
+if wants packaging; then
+    run_pytest "packaging" zkd "$TESTBED_BOUND_S" "$TESTS/packaging"
 fi
 
 section "summary"

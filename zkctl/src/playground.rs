@@ -24,8 +24,6 @@ use crate::model::Member;
 use crate::status::{status, Mode, StatusOptions, StatusReport};
 use processes::{log_tail, stop_all, RunningMember};
 
-pub use layout::DEFAULT_BASE_PORT;
-
 #[derive(Debug, Clone)]
 pub struct PlaygroundOptions {
     /// Voting members.

@@ -1,40 +1,13 @@
 //! `zkd`: the ZooKeeper-compatible server daemon.
 
-use clap::{Parser, Subcommand};
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use zkd::config::{read_myid, ZooCfg};
 use zkd::server::Server;
-
-/// A ZooKeeper 3.8-compatible coordination server.
-#[derive(Parser, Debug)]
-#[command(name = "zkd", version, about, long_about = None)]
-struct Cli {
-    /// A ZooKeeper zoo.cfg. Without it, zkd runs standalone on
-    /// 127.0.0.1:2181 with its data in ./zkd-data.
-    #[arg(long, short = 'c', value_name = "PATH", global = true)]
-    config: Option<PathBuf>,
-
-    /// Log level (error, warn, info, debug, trace) or a tracing filter;
-    /// RUST_LOG takes precedence when set.
-    #[arg(long, default_value = "info", value_name = "LEVEL", global = true)]
-    log_level: String,
-
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Remove old snapshots and the transaction logs only they need, keeping
-    /// the newest COUNT snapshots (what zkCleanup.sh does). Safe while the
-    /// server runs.
-    Purge {
-        /// Snapshots to keep (at least 3); default autopurge.snapRetainCount.
-        #[arg(long, short = 'n', value_name = "COUNT")]
-        count: Option<usize>,
-    },
-}
 
 fn purge(cfg: &ZooCfg, count: Option<usize>) -> Result<(), String> {
     let dirs = zkd::storage::DataDirs::from_config(cfg);

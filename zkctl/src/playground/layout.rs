@@ -12,7 +12,7 @@ use crate::model::Member;
 pub const HOST: &str = "127.0.0.1";
 /// The standard ports' family: clients 2181.., quorum 2888.., election
 /// 3888..; `--base-port` moves all three together.
-pub const DEFAULT_BASE_PORT: u16 = 2181;
+pub const DEFAULT_BASE_PORT: u16 = crate::cli::DEFAULT_PLAYGROUND_BASE_PORT;
 const QUORUM_OFFSET: u16 = 2888 - DEFAULT_BASE_PORT;
 const ELECTION_OFFSET: u16 = 3888 - DEFAULT_BASE_PORT;
 /// Server ids are 1-255.
