@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "testbed"))
 
 import tb_image  # noqa: E402
+from packages import BuildError  # noqa: E402
+from packages import build as built_packages  # noqa: E402
 from testbed import Bed  # noqa: E402
-
-BUILD = REPO / "packaging" / "build.sh"
 
 EXEC, DATA = "-rwxr-xr-x", "-rw-r--r--"
 # What both formats install, with its mode (owner root); each test adds its format's own.
@@ -39,39 +38,14 @@ PACKAGED_FILES = {
     "/usr/share/fish/vendor_completions.d/zkctl.fish": DATA,
     "/usr/share/doc/zkd/README.md": DATA,
 }
-BUILD_BOUND_S = 600
-
-
-@dataclass
-class Packages:
-    deb: Path
-    rpm: Path
-    deb_upgrade: Path
-    rpm_upgrade: Path
-
-
-def _build(*args):
-    done = subprocess.run(
-        ["bash", str(BUILD), *args],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=BUILD_BOUND_S,
-    )
-    if done.returncode != 0:
-        pytest.fail("packaging/build.sh %s failed:\n%s%s" % (" ".join(args), done.stdout, done.stderr))
-    deb, rpm = (Path(line) for line in done.stdout.split())
-    assert deb.is_file() and rpm.is_file(), done.stdout
-    return deb, rpm
 
 
 @pytest.fixture(scope="session")
 def packages():
-    """Revision 1 from a build (cargo's, a no-op when current), then revision 2 from the
-    same binaries: what an operator gets from the next release of the package."""
-    deb, rpm = _build()
-    deb2, rpm2 = _build("--no-build", "--revision", "2")
-    return Packages(deb=deb, rpm=rpm, deb_upgrade=deb2, rpm_upgrade=rpm2)
+    try:
+        return built_packages()
+    except BuildError as e:
+        pytest.fail(str(e))
 
 
 def _need_root():

@@ -58,6 +58,10 @@ pub enum Command {
         /// The zkd binary to install (default: the one beside zkctl).
         #[arg(long, value_name = "PATH")]
         zkd: Option<PathBuf>,
+        /// Install this .deb or .rpm (packaging/build.sh) with the hosts'
+        /// package manager instead of copying binaries and units.
+        #[arg(long, value_name = "FILE", conflicts_with = "zkd")]
+        package: Option<PathBuf>,
         /// Seconds the ensemble may take to become healthy.
         #[arg(long, default_value_t = 120)]
         wait: u64,

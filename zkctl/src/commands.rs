@@ -4,8 +4,9 @@
 use crate::inventory::{Host, Inventory};
 use crate::remote::check::Verdict;
 use crate::remote::deploy::{self, Connect, DeployOptions, HostOutcome, INTERRUPTED};
-use crate::remote::files::Binaries;
+use crate::remote::files::{Binaries, Source};
 use crate::remote::host::{run_ok, RemoteHost};
+use crate::remote::package::Package;
 use crate::ssh::Session;
 use crate::status::{self, StatusOptions};
 use std::path::{Path, PathBuf};
@@ -56,7 +57,7 @@ pub fn check(path: &Path) -> ExitCode {
         Err(code) => return code,
     };
     let connect = ssh_connect(&inv);
-    let results = deploy::check_all(&inv, &connect);
+    let results = deploy::check_all(&inv, &connect, None);
     print!("{}", crate::remote::check::render(&results));
     let failed: Vec<&str> = results
         .iter()
@@ -85,13 +86,26 @@ pub fn binaries(zkd: Option<PathBuf>) -> Result<Binaries, String> {
     Ok(Binaries { zkd, zkctl: me })
 }
 
-pub fn deploy(path: &Path, zkd: Option<PathBuf>, wait: Duration) -> ExitCode {
+/// Where zkd comes from: the package when given, else the binaries.
+fn source(zkd: Option<PathBuf>, package: Option<PathBuf>) -> Result<Source, String> {
+    match package {
+        Some(path) => Package::from_path(&path).map(Source::Package),
+        None => binaries(zkd).map(Source::Binaries),
+    }
+}
+
+pub fn deploy(
+    path: &Path,
+    zkd: Option<PathBuf>,
+    package: Option<PathBuf>,
+    wait: Duration,
+) -> ExitCode {
     let inv = match load(path) {
         Ok(inv) => inv,
         Err(code) => return code,
     };
-    let bins = match binaries(zkd) {
-        Ok(b) => b,
+    let source = match source(zkd, package) {
+        Ok(s) => s,
         Err(e) => {
             eprintln!("zkctl: {e}");
             return ExitCode::from(2);
@@ -99,7 +113,7 @@ pub fn deploy(path: &Path, zkd: Option<PathBuf>, wait: Duration) -> ExitCode {
     };
     on_interrupt();
     let connect = ssh_connect(&inv);
-    let checks = deploy::check_all(&inv, &connect);
+    let checks = deploy::check_all(&inv, &connect, Some(&source));
     let failing: Vec<_> = checks
         .iter()
         .filter(|(_, l)| l.iter().any(|c| c.verdict == Verdict::Fail))
@@ -120,7 +134,7 @@ pub fn deploy(path: &Path, zkd: Option<PathBuf>, wait: Duration) -> ExitCode {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let opts = DeployOptions { bins };
+    let opts = DeployOptions { source };
     println!("{:<12} WILL WRITE", "HOST");
     for (host, plan) in deploy::plan_all(&inv, &opts, &connect) {
         match plan {

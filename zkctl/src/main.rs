@@ -69,8 +69,9 @@ fn main() -> ExitCode {
         Command::Deploy {
             inventory,
             zkd,
+            package,
             wait,
-        } => commands::deploy(&inventory, zkd, Duration::from_secs(wait)),
+        } => commands::deploy(&inventory, zkd, package, Duration::from_secs(wait)),
         Command::Start {
             inventory,
             host,

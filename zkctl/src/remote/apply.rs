@@ -3,7 +3,7 @@
 //! the unit enabled. Starting and restarting are the caller's: they depend
 //! on the whole ensemble.
 
-use super::files::{host_files, Binaries, Content, Effect, RemoteFile};
+use super::files::{host_files, is_setup, Content, Effect, RemoteFile, Source};
 use super::host::{quote, run_ok, RemoteHost};
 use super::progress::HostProgress;
 use crate::hosts_file;
@@ -80,10 +80,10 @@ pub fn plan_host(
     remote: &mut dyn RemoteHost,
     inv: &Inventory,
     host: &Host,
-    bins: &Binaries,
+    source: &Source,
 ) -> Result<Vec<String>, String> {
     let mut changes = Vec::new();
-    for f in host_files(inv, host, bins) {
+    for f in host_files(inv, host, source) {
         if !remote.is_current(&f)? {
             changes.push(f.path);
         }
@@ -100,7 +100,7 @@ pub fn apply_host(
     remote: &mut dyn RemoteHost,
     inv: &Inventory,
     host: &Host,
-    bins: &Binaries,
+    source: &Source,
     progress: &HostProgress,
     abort: &AtomicBool,
 ) -> Result<Applied, StepError> {
@@ -110,14 +110,24 @@ pub fn apply_host(
         abort,
         done: Applied::default(),
     };
-    let files = host_files(inv, host, bins);
+    let files = host_files(inv, host, source);
     let (setup, rest): (Vec<&RemoteFile>, Vec<&RemoteFile>) =
-        files.iter().partition(|f| f.path.starts_with("/usr/lib/"));
+        files.iter().partition(|f| is_setup(f));
     // The zkd user first: later files are owned by it.
     let mut units_changed = false;
+    let mut setup_changed = false;
     for f in &setup {
         let changed = run.upload(f)?;
+        setup_changed |= changed;
         units_changed |= changed && f.effect == Effect::Units;
+    }
+    if let Source::Package(package) = source {
+        let installed = run.step("install the zkd package", |h| {
+            package.install(h, setup_changed)
+        })?;
+        // The package reloads systemd itself; an install on a host whose
+        // package file was current (a removed package) changes the binary.
+        run.done.needs_restart |= installed;
     }
     run.step("create the zkd user", |h| {
         run_ok(h, "systemd-sysusers /usr/lib/sysusers.d/zkd.conf", true)?;
@@ -265,5 +275,44 @@ mod tests {
         .unwrap_err();
         assert!(err.error.starts_with("stopped"), "{err}");
         assert!(h.uploads.is_empty());
+    }
+
+    #[test]
+    fn with_a_package_apply_installs_it_once_and_writes_the_configuration() {
+        use crate::remote::files::Source;
+        use crate::remote::package::{Package, PackageKind};
+        let inv = inventory();
+        let progress = Progress::new();
+        let abort = AtomicBool::new(false);
+        let mut h = host_with_hosts_file();
+        h.answer("dpkg-query", 0, "install ok installed");
+        let source = Source::Package(Package {
+            path: "/build/zkd_0.1.0-1_amd64.deb".into(),
+            kind: PackageKind::Deb,
+        });
+        let host = inv.host("zk2").unwrap();
+        let plan = plan_host(&mut h, &inv, host, &source).unwrap();
+        let first = apply_host(&mut h, &inv, host, &source, &progress.host("zk2"), &abort).unwrap();
+        assert_eq!(plan, first.changed);
+        assert!(first.needs_restart);
+        assert_eq!(first.changed[0], "/var/cache/zkctl/zkd.deb");
+        assert!(
+            !h.files.contains_key("/usr/bin/zkd"),
+            "the package brings it"
+        );
+        let install = h
+            .commands
+            .iter()
+            .position(|c| c.contains("apt-get install"));
+        let user = h
+            .commands
+            .iter()
+            .position(|c| c.starts_with("systemd-sysusers"));
+        assert!(install.unwrap() < user.unwrap(), "{:?}", h.commands);
+        h.commands.clear();
+        let second =
+            apply_host(&mut h, &inv, host, &source, &progress.host("zk2"), &abort).unwrap();
+        assert_eq!(second, Applied::default());
+        assert!(!h.commands.iter().any(|c| c.contains("apt-get")));
     }
 }

@@ -6,7 +6,7 @@
 
 use super::apply::{apply_host, plan_host, Applied, StepError};
 use super::check::{check_host, CheckLine, Verdict};
-use super::files::Binaries;
+use super::files::Source;
 use super::host::{run_ok, RemoteHost};
 use super::progress::Progress;
 use crate::inventory::{Host, Inventory};
@@ -21,7 +21,7 @@ pub type Connect<'a> = dyn Fn(&Host) -> Result<Box<dyn RemoteHost + Send>, Strin
 pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 pub struct DeployOptions {
-    pub bins: Binaries,
+    pub source: Source,
 }
 
 /// What happened on one host.
@@ -47,10 +47,20 @@ fn on_every_host<T: Send>(inv: &Inventory, work: impl Fn(&Host) -> T + Sync) -> 
     })
 }
 
-/// Runs the checks on every host at once.
-pub fn check_all(inv: &Inventory, connect: &Connect<'_>) -> Vec<(String, Vec<CheckLine>)> {
+/// Runs the checks on every host at once (with `source`'s own, for deploy).
+pub fn check_all(
+    inv: &Inventory,
+    connect: &Connect<'_>,
+    source: Option<&Source>,
+) -> Vec<(String, Vec<CheckLine>)> {
     on_every_host(inv, |host| match connect(host) {
-        Ok(mut remote) => check_host(remote.as_mut(), inv, host),
+        Ok(mut remote) => {
+            let mut lines = check_host(remote.as_mut(), inv, host);
+            if let Some(Source::Package(package)) = source {
+                lines.push(package.check(remote.as_mut()));
+            }
+            lines
+        }
         Err(e) => vec![CheckLine {
             what: "reachable",
             verdict: Verdict::Fail,
@@ -66,7 +76,7 @@ pub fn plan_all(
     connect: &Connect<'_>,
 ) -> Vec<(String, Result<Vec<String>, String>)> {
     on_every_host(inv, |host| {
-        connect(host).and_then(|mut remote| plan_host(remote.as_mut(), inv, host, &opts.bins))
+        connect(host).and_then(|mut remote| plan_host(remote.as_mut(), inv, host, &opts.source))
     })
 }
 
@@ -93,7 +103,7 @@ pub fn apply_all(
                 done: Applied::default(),
             }),
             Ok(mut remote) => {
-                match apply_host(remote.as_mut(), inv, host, &opts.bins, line, &INTERRUPTED) {
+                match apply_host(remote.as_mut(), inv, host, &opts.source, line, &INTERRUPTED) {
                     Ok(applied) => HostOutcome::Applied(applied),
                     Err(e) => HostOutcome::Failed(e),
                 }

@@ -2,6 +2,7 @@
 //! owner, computed from the inventory alone (no I/O), so it can be shown
 //! before anything changes and tested without hosts.
 
+use super::package::Package;
 use crate::inventory::{Host, Inventory};
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,16 @@ pub struct Binaries {
     pub zkctl: PathBuf,
 }
 
+/// Where zkd comes from on the hosts.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// zkd and zkctl, with the repository's units, user and tmpfiles files,
+    /// each written by deploy.
+    Binaries(Binaries),
+    /// The project's .deb or .rpm, which brings all of those.
+    Package(Package),
+}
+
 /// A drop-in letting the hardened unit write data directories outside
 /// its StateDirectory (ProtectSystem=strict makes everything else read-only).
 fn data_dir_dropin(host: &Host) -> Option<String> {
@@ -66,38 +77,13 @@ fn data_dir_dropin(host: &Host) -> Option<String> {
     ))
 }
 
-/// Files in the order they are written: the user and units first, the
-/// binaries, then the configuration zkd reads.
-pub fn host_files(inv: &Inventory, host: &Host, bins: &Binaries) -> Vec<RemoteFile> {
-    let cfg = inv
-        .zoo_cfg_for(&host.name)
-        .expect("every inventory host has a zoo.cfg");
-    let mut files = vec![
-        RemoteFile {
-            path: "/usr/lib/sysusers.d/zkd.conf".into(),
-            content: Content::Text(SYSUSERS.into()),
-            mode: 0o644,
-            owner: "root",
-            group: "root",
-            effect: Effect::None,
-        },
-        RemoteFile {
-            path: "/usr/lib/tmpfiles.d/zkd.conf".into(),
-            content: Content::Text(TMPFILES.into()),
-            mode: 0o644,
-            owner: "root",
-            group: "root",
-            effect: Effect::None,
-        },
-        RemoteFile {
-            path: "/usr/lib/systemd/system/zkd.service".into(),
-            content: Content::Text(UNIT.into()),
-            mode: 0o644,
-            owner: "root",
-            group: "root",
-            effect: Effect::Units,
-        },
-    ];
+/// Files in the order they are written: the user and units (or the package
+/// that brings them) first, the binaries, then the configuration zkd reads.
+pub fn host_files(inv: &Inventory, host: &Host, source: &Source) -> Vec<RemoteFile> {
+    let mut files = match source {
+        Source::Binaries(_) => system_files(),
+        Source::Package(package) => vec![package.file()],
+    };
     if let Some(dropin) = data_dir_dropin(host) {
         files.push(RemoteFile {
             path: "/etc/systemd/system/zkd.service.d/zkctl-data-dirs.conf".into(),
@@ -108,7 +94,38 @@ pub fn host_files(inv: &Inventory, host: &Host, bins: &Binaries) -> Vec<RemoteFi
             effect: Effect::Units,
         });
     }
-    files.extend([
+    if let Source::Binaries(bins) = source {
+        files.extend(binary_files(bins));
+    }
+    files.extend(config_files(inv, host));
+    files
+}
+
+/// Files written before the zkd user exists, which create it: the package,
+/// or the sysusers, tmpfiles and unit files it would bring.
+pub fn is_setup(file: &RemoteFile) -> bool {
+    file.path.starts_with("/usr/lib/") || file.path.starts_with("/var/cache/zkctl/")
+}
+
+/// What the package would install besides the binaries.
+fn system_files() -> Vec<RemoteFile> {
+    let file = |path: &str, content: &str, effect| RemoteFile {
+        path: path.into(),
+        content: Content::Text(content.into()),
+        mode: 0o644,
+        owner: "root",
+        group: "root",
+        effect,
+    };
+    vec![
+        file("/usr/lib/sysusers.d/zkd.conf", SYSUSERS, Effect::None),
+        file("/usr/lib/tmpfiles.d/zkd.conf", TMPFILES, Effect::None),
+        file("/usr/lib/systemd/system/zkd.service", UNIT, Effect::Units),
+    ]
+}
+
+fn binary_files(bins: &Binaries) -> [RemoteFile; 2] {
+    [
         RemoteFile {
             path: "/usr/bin/zkd".into(),
             content: Content::Local(bins.zkd.clone()),
@@ -125,6 +142,15 @@ pub fn host_files(inv: &Inventory, host: &Host, bins: &Binaries) -> Vec<RemoteFi
             group: "root",
             effect: Effect::None,
         },
+    ]
+}
+
+/// zoo.cfg and myid: the same whichever way zkd was installed.
+fn config_files(inv: &Inventory, host: &Host) -> [RemoteFile; 2] {
+    let cfg = inv
+        .zoo_cfg_for(&host.name)
+        .expect("every inventory host has a zoo.cfg");
+    [
         RemoteFile {
             path: "/etc/zkd/zoo.cfg".into(),
             content: Content::Text(cfg.render()),
@@ -141,8 +167,7 @@ pub fn host_files(inv: &Inventory, host: &Host, bins: &Binaries) -> Vec<RemoteFi
             group: "zkd",
             effect: Effect::Restart,
         },
-    ]);
-    files
+    ]
 }
 
 #[cfg(test)]
@@ -197,5 +222,33 @@ mod tests {
         assert!(!others
             .iter()
             .any(|f| f.path.ends_with("zkctl-data-dirs.conf")));
+    }
+}
+
+#[cfg(test)]
+mod package_tests {
+    use super::*;
+    use crate::remote::package::PackageKind;
+    use crate::remote::test_support::three_hosts;
+
+    #[test]
+    fn with_a_package_only_the_package_and_the_configuration_are_written() {
+        let inv = three_hosts("");
+        let source = Source::Package(Package {
+            path: "/build/zkd_0.1.0-1_amd64.deb".into(),
+            kind: PackageKind::Deb,
+        });
+        let files = host_files(&inv, inv.host("zk1").unwrap(), &source);
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "/var/cache/zkctl/zkd.deb",
+                "/etc/zkd/zoo.cfg",
+                "/var/lib/zkd/myid"
+            ]
+        );
+        assert!(is_setup(&files[0]) && !is_setup(&files[1]));
+        assert_eq!(files[0].effect, Effect::Restart);
     }
 }

@@ -6,12 +6,13 @@ pub mod check;
 pub mod deploy;
 pub mod files;
 pub mod host;
+pub mod package;
 pub mod progress;
 
 #[cfg(test)]
 pub mod test_support {
     //! The inventory and binaries the remote tests share.
-    use super::files::Binaries;
+    use super::files::{Binaries, Source};
     use crate::inventory::Inventory;
     use std::path::Path;
 
@@ -26,10 +27,10 @@ pub mod test_support {
         Inventory::parse(&text, Path::new("inv.toml")).expect("valid")
     }
 
-    pub fn bins() -> Binaries {
-        Binaries {
+    pub fn bins() -> Source {
+        Source::Binaries(Binaries {
             zkd: "/build/zkd".into(),
             zkctl: "/build/zkctl".into(),
-        }
+        })
     }
 }
