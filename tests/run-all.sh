@@ -17,10 +17,13 @@
 #   8. suite "zkctl" (check, deploy, status over SSH against test-bed hosts);
 #   9. suite "packaging" (packaging/build.sh's .deb and .rpm: lintian, rpmlint, contents and
 #      scriptlets; the .deb installed, upgraded, removed and purged in a booted test-bed host,
-#      the .rpm installed, upgraded and erased in a scratch root).
+#      the .rpm installed, upgraded and erased in a scratch root);
+#  10. suite "ansible" (ansible-lint's production profile on ansible/; site.yml against three
+#      booted test-bed hosts: bad myids refused first, one leader, a second run that changes
+#      nothing, a rolling restart with the leader last, the hosts moved onto the .deb).
 # It prints one summary line per suite and target, and exits non-zero if any failed.
 #
-# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble|testbed|systemd|zkctl|packaging]...
+# Usage: tests/run-all.sh [--suite rust|kazoo|zkcli|climt|fourlw|cli|durability|ensemble|testbed|systemd|zkctl|packaging|ansible]...
 #                         [--target zkd|apache|both]
 #                         [--no-install] [-- extra pytest arguments]
 #   --suite    run only these suites (repeatable; "cli" = zkcli + climt + fourlw)
@@ -62,13 +65,13 @@ while (($#)); do
         *) echo "run-all: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
-((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble testbed systemd zkctl packaging)
+((${#suites[@]})) || suites=(rust kazoo zkcli climt fourlw durability ensemble testbed systemd zkctl packaging ansible)
 selected=()
 for s in "${suites[@]}"; do
     case "$s" in
-        rust|kazoo|zkcli|climt|fourlw|durability|ensemble|testbed|systemd|zkctl|packaging) selected+=("$s") ;;
+        rust|kazoo|zkcli|climt|fourlw|durability|ensemble|testbed|systemd|zkctl|packaging|ansible) selected+=("$s") ;;
         cli) selected+=(zkcli climt fourlw) ;;
-        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble, testbed, systemd, zkctl, packaging)" >&2; exit 2 ;;
+        *) echo "run-all: unknown suite '$s' (rust, kazoo, zkcli, climt, fourlw, cli, durability, ensemble, testbed, systemd, zkctl, packaging, ansible)" >&2; exit 2 ;;
     esac
 done
 case "$target" in
@@ -146,7 +149,7 @@ if wants rust; then
         record_step "quorum-sim" 0 $((SECONDS - start))
     fi
 elif [[ -z "${ZKD_BIN:-}" && " ${targets[*]} " == *" zkd "* ]] \
-    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble || wants systemd || wants zkctl || wants packaging; }; then
+    && { wants kazoo || wants zkcli || wants climt || wants fourlw || wants durability || wants ensemble || wants systemd || wants zkctl || wants packaging || wants ansible; }; then
     # The client suites alone still need a current zkd, unless ZKD_BIN names one.
     section "cargo build --release -p zkd -p zkctl -p zkd-package-assets"
     start=$SECONDS
@@ -271,6 +274,11 @@ fi
 # for real: apt in a booted test-bed host, rpm into a scratch root.
 if wants packaging; then
     run_pytest "packaging" zkd "$TESTBED_BOUND_S" "$TESTS/packaging"
+fi
+
+# The Ansible role and playbook: linted, then run against booted hosts as an operator runs it.
+if wants ansible; then
+    run_pytest "ansible" zkd "$TESTBED_BOUND_S" "$TESTS/ansible"
 fi
 
 section "summary"

@@ -6,11 +6,17 @@ starts from the state the one before left."""
 import re
 import subprocess
 
+import pytest
+
 from conftest import DATA, PACKAGED_FILES, REPO
 
 ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
 ADDRESS = "10.77.0.11"
 APT = "DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0"
+
+# Building the packages (the first test that needs them) and apt in a booted host take
+# longer than pytest.ini's default bound.
+pytestmark = pytest.mark.timeout(600)
 
 
 def sh(host, command, check=True, timeout=120):

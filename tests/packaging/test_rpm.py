@@ -6,7 +6,13 @@ tests run in file order on one root: each starts from the state the one before l
 import re
 import subprocess
 
+import pytest
+
 from conftest import DATA, PACKAGED_FILES, REPO
+
+# Building the packages (the first test that needs them) and apt in a booted host take
+# longer than pytest.ini's default bound.
+pytestmark = pytest.mark.timeout(600)
 
 
 def rpm(*args, check=True):

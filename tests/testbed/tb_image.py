@@ -34,6 +34,7 @@ PACKAGES = (
     "procps",
     # Ansible's modules run with the target's python3; become: true runs sudo even as root.
     "python3",
+    "python3-apt",  # ansible.builtin.apt (the role's package mode), as on Debian's cloud images
     "sudo",
     "iputils-ping",
 )

@@ -26,6 +26,7 @@ def installed_version(bed, host):
     return bed.ssh(host, "dpkg-query -W -f '${Version}' zkd", check=False).stdout
 
 
+@pytest.mark.timeout(600)
 def test_deploy_installs_the_package_and_upgrades_it_rolling(packages, tmp_path):
     if os.geteuid() != 0:
         pytest.skip("the nspawn test bed needs root")
